@@ -6,7 +6,7 @@ using System.Text;
 namespace P9.Protocol.Wire;
 
 /// <summary>Negotiates msize and protocol version; resets the session.</summary>
-public readonly ref struct Tversion
+public readonly ref partial struct Tversion
 {
     public const P9MessageType MessageType = P9MessageType.Tversion;
 
@@ -90,7 +90,7 @@ public readonly ref struct Tversion
 }
 
 /// <summary>The server's msize (≤ the client's) and version ("9P2000.L" or "unknown").</summary>
-public readonly ref struct Rversion
+public readonly ref partial struct Rversion
 {
     public const P9MessageType MessageType = P9MessageType.Rversion;
 
@@ -174,7 +174,7 @@ public readonly ref struct Rversion
 }
 
 /// <summary>Asks for an authentication fid.</summary>
-public readonly ref struct Tauth
+public readonly ref partial struct Tauth
 {
     public const P9MessageType MessageType = P9MessageType.Tauth;
 
@@ -268,7 +268,7 @@ public readonly ref struct Tauth
 }
 
 /// <summary>The auth fid's qid.</summary>
-public readonly ref struct Rauth
+public readonly ref partial struct Rauth
 {
     public const P9MessageType MessageType = P9MessageType.Rauth;
     /// <summary>The whole frame: header 7 + body 13.</summary>
@@ -320,7 +320,7 @@ public readonly ref struct Rauth
 }
 
 /// <summary>Attaches fid to the root of export aname as user n_uname.</summary>
-public readonly ref struct Tattach
+public readonly ref partial struct Tattach
 {
     public const P9MessageType MessageType = P9MessageType.Tattach;
 
@@ -419,7 +419,7 @@ public readonly ref struct Tattach
 }
 
 /// <summary>The root's qid.</summary>
-public readonly ref struct Rattach
+public readonly ref partial struct Rattach
 {
     public const P9MessageType MessageType = P9MessageType.Rattach;
     /// <summary>The whole frame: header 7 + body 13.</summary>
@@ -471,7 +471,7 @@ public readonly ref struct Rattach
 }
 
 /// <summary>The only error reply in 9P2000.L: a positive Linux errno.</summary>
-public readonly ref struct Rlerror
+public readonly ref partial struct Rlerror
 {
     public const P9MessageType MessageType = P9MessageType.Rlerror;
     /// <summary>The whole frame: header 7 + body 4.</summary>
@@ -523,7 +523,7 @@ public readonly ref struct Rlerror
 }
 
 /// <summary>Aborts the request with tag oldtag.</summary>
-public readonly ref struct Tflush
+public readonly ref partial struct Tflush
 {
     public const P9MessageType MessageType = P9MessageType.Tflush;
     /// <summary>The whole frame: header 7 + body 2.</summary>
@@ -575,7 +575,7 @@ public readonly ref struct Tflush
 }
 
 /// <summary>Acknowledges a Tflush; always after any reply to oldtag.</summary>
-public readonly ref struct Rflush
+public readonly ref partial struct Rflush
 {
     public const P9MessageType MessageType = P9MessageType.Rflush;
     /// <summary>The whole frame: header 7 + body 0.</summary>
@@ -623,7 +623,7 @@ public readonly ref struct Rflush
 }
 
 /// <summary>Walks newfid from fid through up to 16 names.</summary>
-public readonly ref struct Twalk
+public readonly ref partial struct Twalk
 {
     public const P9MessageType MessageType = P9MessageType.Twalk;
 
@@ -712,7 +712,7 @@ public readonly ref struct Twalk
 }
 
 /// <summary>The qids of the names walked (a short list means a partial walk).</summary>
-public readonly ref struct Rwalk
+public readonly ref partial struct Rwalk
 {
     public const P9MessageType MessageType = P9MessageType.Rwalk;
 
@@ -765,7 +765,7 @@ public readonly ref struct Rwalk
 }
 
 /// <summary>Reads up to count bytes at offset.</summary>
-public readonly ref struct Tread
+public readonly ref partial struct Tread
 {
     public const P9MessageType MessageType = P9MessageType.Tread;
     /// <summary>The whole frame: header 7 + body 16.</summary>
@@ -825,7 +825,7 @@ public readonly ref struct Tread
 }
 
 /// <summary>The bytes read; the payload is a slice of the frame.</summary>
-public readonly ref struct Rread
+public readonly ref partial struct Rread
 {
     public const P9MessageType MessageType = P9MessageType.Rread;
 
@@ -881,7 +881,7 @@ public readonly ref struct Rread
 }
 
 /// <summary>Writes data at offset; the payload is a slice of the frame.</summary>
-public readonly ref struct Twrite
+public readonly ref partial struct Twrite
 {
     public const P9MessageType MessageType = P9MessageType.Twrite;
 
@@ -945,7 +945,7 @@ public readonly ref struct Twrite
 }
 
 /// <summary>Bytes written.</summary>
-public readonly ref struct Rwrite
+public readonly ref partial struct Rwrite
 {
     public const P9MessageType MessageType = P9MessageType.Rwrite;
     /// <summary>The whole frame: header 7 + body 4.</summary>
@@ -997,7 +997,7 @@ public readonly ref struct Rwrite
 }
 
 /// <summary>Forgets fid (it is gone even if the reply is an error).</summary>
-public readonly ref struct Tclunk
+public readonly ref partial struct Tclunk
 {
     public const P9MessageType MessageType = P9MessageType.Tclunk;
     /// <summary>The whole frame: header 7 + body 4.</summary>
@@ -1049,7 +1049,7 @@ public readonly ref struct Tclunk
 }
 
 /// <summary>Acknowledges a Tclunk.</summary>
-public readonly ref struct Rclunk
+public readonly ref partial struct Rclunk
 {
     public const P9MessageType MessageType = P9MessageType.Rclunk;
     /// <summary>The whole frame: header 7 + body 0.</summary>
@@ -1097,7 +1097,7 @@ public readonly ref struct Rclunk
 }
 
 /// <summary>Removes the file and clunks fid (clunked even on failure).</summary>
-public readonly ref struct Tremove
+public readonly ref partial struct Tremove
 {
     public const P9MessageType MessageType = P9MessageType.Tremove;
     /// <summary>The whole frame: header 7 + body 4.</summary>
@@ -1149,7 +1149,7 @@ public readonly ref struct Tremove
 }
 
 /// <summary>Acknowledges a Tremove.</summary>
-public readonly ref struct Rremove
+public readonly ref partial struct Rremove
 {
     public const P9MessageType MessageType = P9MessageType.Rremove;
     /// <summary>The whole frame: header 7 + body 0.</summary>
@@ -1197,7 +1197,7 @@ public readonly ref struct Rremove
 }
 
 /// <summary>File system statistics for the file system holding fid.</summary>
-public readonly ref struct Tstatfs
+public readonly ref partial struct Tstatfs
 {
     public const P9MessageType MessageType = P9MessageType.Tstatfs;
     /// <summary>The whole frame: header 7 + body 4.</summary>
@@ -1249,7 +1249,7 @@ public readonly ref struct Tstatfs
 }
 
 /// <summary>statfs(2) fields.</summary>
-public readonly ref struct Rstatfs
+public readonly ref partial struct Rstatfs
 {
     public const P9MessageType MessageType = P9MessageType.Rstatfs;
     /// <summary>The whole frame: header 7 + body 60.</summary>
@@ -1333,7 +1333,7 @@ public readonly ref struct Rstatfs
 }
 
 /// <summary>Opens fid with wire open flags.</summary>
-public readonly ref struct Tlopen
+public readonly ref partial struct Tlopen
 {
     public const P9MessageType MessageType = P9MessageType.Tlopen;
     /// <summary>The whole frame: header 7 + body 8.</summary>
@@ -1389,7 +1389,7 @@ public readonly ref struct Tlopen
 }
 
 /// <summary>The opened file's qid and preferred I/O size (0 = msize − 24).</summary>
-public readonly ref struct Rlopen
+public readonly ref partial struct Rlopen
 {
     public const P9MessageType MessageType = P9MessageType.Rlopen;
     /// <summary>The whole frame: header 7 + body 17.</summary>
@@ -1445,7 +1445,7 @@ public readonly ref struct Rlopen
 }
 
 /// <summary>Creates and opens name in directory fid; fid becomes the new file.</summary>
-public readonly ref struct Tlcreate
+public readonly ref partial struct Tlcreate
 {
     public const P9MessageType MessageType = P9MessageType.Tlcreate;
 
@@ -1544,7 +1544,7 @@ public readonly ref struct Tlcreate
 }
 
 /// <summary>The created file's qid and iounit.</summary>
-public readonly ref struct Rlcreate
+public readonly ref partial struct Rlcreate
 {
     public const P9MessageType MessageType = P9MessageType.Rlcreate;
     /// <summary>The whole frame: header 7 + body 17.</summary>
@@ -1600,7 +1600,7 @@ public readonly ref struct Rlcreate
 }
 
 /// <summary>Creates symlink name → symtgt in directory fid.</summary>
-public readonly ref struct Tsymlink
+public readonly ref partial struct Tsymlink
 {
     public const P9MessageType MessageType = P9MessageType.Tsymlink;
 
@@ -1694,7 +1694,7 @@ public readonly ref struct Tsymlink
 }
 
 /// <summary>The symlink's qid.</summary>
-public readonly ref struct Rsymlink
+public readonly ref partial struct Rsymlink
 {
     public const P9MessageType MessageType = P9MessageType.Rsymlink;
     /// <summary>The whole frame: header 7 + body 13.</summary>
@@ -1746,7 +1746,7 @@ public readonly ref struct Rsymlink
 }
 
 /// <summary>Creates a device node, fifo or socket.</summary>
-public readonly ref struct Tmknod
+public readonly ref partial struct Tmknod
 {
     public const P9MessageType MessageType = P9MessageType.Tmknod;
 
@@ -1850,7 +1850,7 @@ public readonly ref struct Tmknod
 }
 
 /// <summary>The node's qid.</summary>
-public readonly ref struct Rmknod
+public readonly ref partial struct Rmknod
 {
     public const P9MessageType MessageType = P9MessageType.Rmknod;
     /// <summary>The whole frame: header 7 + body 13.</summary>
@@ -1902,7 +1902,7 @@ public readonly ref struct Rmknod
 }
 
 /// <summary>Legacy rename of fid into directory dfid as name.</summary>
-public readonly ref struct Trename
+public readonly ref partial struct Trename
 {
     public const P9MessageType MessageType = P9MessageType.Trename;
 
@@ -1991,7 +1991,7 @@ public readonly ref struct Trename
 }
 
 /// <summary>Acknowledges a Trename.</summary>
-public readonly ref struct Rrename
+public readonly ref partial struct Rrename
 {
     public const P9MessageType MessageType = P9MessageType.Rrename;
     /// <summary>The whole frame: header 7 + body 0.</summary>
@@ -2039,7 +2039,7 @@ public readonly ref struct Rrename
 }
 
 /// <summary>Reads the target of symlink fid.</summary>
-public readonly ref struct Treadlink
+public readonly ref partial struct Treadlink
 {
     public const P9MessageType MessageType = P9MessageType.Treadlink;
     /// <summary>The whole frame: header 7 + body 4.</summary>
@@ -2091,7 +2091,7 @@ public readonly ref struct Treadlink
 }
 
 /// <summary>The symlink target.</summary>
-public readonly ref struct Rreadlink
+public readonly ref partial struct Rreadlink
 {
     public const P9MessageType MessageType = P9MessageType.Rreadlink;
 
@@ -2170,7 +2170,7 @@ public readonly ref struct Rreadlink
 }
 
 /// <summary>Asks for the attributes in request_mask.</summary>
-public readonly ref struct Tgetattr
+public readonly ref partial struct Tgetattr
 {
     public const P9MessageType MessageType = P9MessageType.Tgetattr;
     /// <summary>The whole frame: header 7 + body 12.</summary>
@@ -2226,7 +2226,7 @@ public readonly ref struct Tgetattr
 }
 
 /// <summary>Attributes; fields not in valid are present and zero.</summary>
-public readonly ref struct Rgetattr
+public readonly ref partial struct Rgetattr
 {
     public const P9MessageType MessageType = P9MessageType.Rgetattr;
     /// <summary>The whole frame: header 7 + body 153.</summary>
@@ -2354,7 +2354,7 @@ public readonly ref struct Rgetattr
 }
 
 /// <summary>Sets the attributes named in valid (the other fields carry junk).</summary>
-public readonly ref struct Tsetattr
+public readonly ref partial struct Tsetattr
 {
     public const P9MessageType MessageType = P9MessageType.Tsetattr;
     /// <summary>The whole frame: header 7 + body 60.</summary>
@@ -2442,7 +2442,7 @@ public readonly ref struct Tsetattr
 }
 
 /// <summary>Acknowledges a Tsetattr.</summary>
-public readonly ref struct Rsetattr
+public readonly ref partial struct Rsetattr
 {
     public const P9MessageType MessageType = P9MessageType.Rsetattr;
     /// <summary>The whole frame: header 7 + body 0.</summary>
@@ -2490,7 +2490,7 @@ public readonly ref struct Rsetattr
 }
 
 /// <summary>Makes newfid an xattr fid for reading attribute name (empty = list).</summary>
-public readonly ref struct Txattrwalk
+public readonly ref partial struct Txattrwalk
 {
     public const P9MessageType MessageType = P9MessageType.Txattrwalk;
 
@@ -2579,7 +2579,7 @@ public readonly ref struct Txattrwalk
 }
 
 /// <summary>The attribute's exact size.</summary>
-public readonly ref struct Rxattrwalk
+public readonly ref partial struct Rxattrwalk
 {
     public const P9MessageType MessageType = P9MessageType.Rxattrwalk;
     /// <summary>The whole frame: header 7 + body 8.</summary>
@@ -2631,7 +2631,7 @@ public readonly ref struct Rxattrwalk
 }
 
 /// <summary>Turns fid into an xattr fid for writing; the set happens at Tclunk.</summary>
-public readonly ref struct Txattrcreate
+public readonly ref partial struct Txattrcreate
 {
     public const P9MessageType MessageType = P9MessageType.Txattrcreate;
 
@@ -2725,7 +2725,7 @@ public readonly ref struct Txattrcreate
 }
 
 /// <summary>Acknowledges a Txattrcreate.</summary>
-public readonly ref struct Rxattrcreate
+public readonly ref partial struct Rxattrcreate
 {
     public const P9MessageType MessageType = P9MessageType.Rxattrcreate;
     /// <summary>The whole frame: header 7 + body 0.</summary>
@@ -2773,7 +2773,7 @@ public readonly ref struct Rxattrcreate
 }
 
 /// <summary>Reads directory entries from cookie offset, at most count bytes.</summary>
-public readonly ref struct Treaddir
+public readonly ref partial struct Treaddir
 {
     public const P9MessageType MessageType = P9MessageType.Treaddir;
     /// <summary>The whole frame: header 7 + body 16.</summary>
@@ -2833,7 +2833,7 @@ public readonly ref struct Treaddir
 }
 
 /// <summary>Whole directory entries qid[13] offset[8] type[1] name[s]; count 0 = end.</summary>
-public readonly ref struct Rreaddir
+public readonly ref partial struct Rreaddir
 {
     public const P9MessageType MessageType = P9MessageType.Rreaddir;
 
@@ -2889,7 +2889,7 @@ public readonly ref struct Rreaddir
 }
 
 /// <summary>fsync (datasync ≠ 0: fdatasync).</summary>
-public readonly ref struct Tfsync
+public readonly ref partial struct Tfsync
 {
     public const P9MessageType MessageType = P9MessageType.Tfsync;
     /// <summary>The whole frame: header 7 + body 8.</summary>
@@ -2945,7 +2945,7 @@ public readonly ref struct Tfsync
 }
 
 /// <summary>Acknowledges a Tfsync.</summary>
-public readonly ref struct Rfsync
+public readonly ref partial struct Rfsync
 {
     public const P9MessageType MessageType = P9MessageType.Rfsync;
     /// <summary>The whole frame: header 7 + body 0.</summary>
@@ -2993,7 +2993,7 @@ public readonly ref struct Rfsync
 }
 
 /// <summary>POSIX record lock (length 0 = to end of file).</summary>
-public readonly ref struct Tlock
+public readonly ref partial struct Tlock
 {
     public const P9MessageType MessageType = P9MessageType.Tlock;
 
@@ -3102,7 +3102,7 @@ public readonly ref struct Tlock
 }
 
 /// <summary>Lock outcome.</summary>
-public readonly ref struct Rlock
+public readonly ref partial struct Rlock
 {
     public const P9MessageType MessageType = P9MessageType.Rlock;
     /// <summary>The whole frame: header 7 + body 1.</summary>
@@ -3154,7 +3154,7 @@ public readonly ref struct Rlock
 }
 
 /// <summary>Tests for a conflicting lock.</summary>
-public readonly ref struct Tgetlock
+public readonly ref partial struct Tgetlock
 {
     public const P9MessageType MessageType = P9MessageType.Tgetlock;
 
@@ -3258,7 +3258,7 @@ public readonly ref struct Tgetlock
 }
 
 /// <summary>The conflicting lock, or type Unlock.</summary>
-public readonly ref struct Rgetlock
+public readonly ref partial struct Rgetlock
 {
     public const P9MessageType MessageType = P9MessageType.Rgetlock;
 
@@ -3357,7 +3357,7 @@ public readonly ref struct Rgetlock
 }
 
 /// <summary>Hard-links fid as name in directory dfid.</summary>
-public readonly ref struct Tlink
+public readonly ref partial struct Tlink
 {
     public const P9MessageType MessageType = P9MessageType.Tlink;
 
@@ -3446,7 +3446,7 @@ public readonly ref struct Tlink
 }
 
 /// <summary>Acknowledges a Tlink.</summary>
-public readonly ref struct Rlink
+public readonly ref partial struct Rlink
 {
     public const P9MessageType MessageType = P9MessageType.Rlink;
     /// <summary>The whole frame: header 7 + body 0.</summary>
@@ -3494,7 +3494,7 @@ public readonly ref struct Rlink
 }
 
 /// <summary>Creates directory name in dfid.</summary>
-public readonly ref struct Tmkdir
+public readonly ref partial struct Tmkdir
 {
     public const P9MessageType MessageType = P9MessageType.Tmkdir;
 
@@ -3588,7 +3588,7 @@ public readonly ref struct Tmkdir
 }
 
 /// <summary>The directory's qid.</summary>
-public readonly ref struct Rmkdir
+public readonly ref partial struct Rmkdir
 {
     public const P9MessageType MessageType = P9MessageType.Rmkdir;
     /// <summary>The whole frame: header 7 + body 13.</summary>
@@ -3640,7 +3640,7 @@ public readonly ref struct Rmkdir
 }
 
 /// <summary>renameat(2) by directory fids.</summary>
-public readonly ref struct Trenameat
+public readonly ref partial struct Trenameat
 {
     public const P9MessageType MessageType = P9MessageType.Trenameat;
 
@@ -3734,7 +3734,7 @@ public readonly ref struct Trenameat
 }
 
 /// <summary>Acknowledges a Trenameat.</summary>
-public readonly ref struct Rrenameat
+public readonly ref partial struct Rrenameat
 {
     public const P9MessageType MessageType = P9MessageType.Rrenameat;
     /// <summary>The whole frame: header 7 + body 0.</summary>
@@ -3782,7 +3782,7 @@ public readonly ref struct Rrenameat
 }
 
 /// <summary>unlinkat(2) (flags: AT_REMOVEDIR 0x200).</summary>
-public readonly ref struct Tunlinkat
+public readonly ref partial struct Tunlinkat
 {
     public const P9MessageType MessageType = P9MessageType.Tunlinkat;
 
@@ -3871,7 +3871,7 @@ public readonly ref struct Tunlinkat
 }
 
 /// <summary>Acknowledges a Tunlinkat.</summary>
-public readonly ref struct Runlinkat
+public readonly ref partial struct Runlinkat
 {
     public const P9MessageType MessageType = P9MessageType.Runlinkat;
     /// <summary>The whole frame: header 7 + body 0.</summary>

@@ -113,7 +113,7 @@ def gen_struct(name, grammar, fields, doc):
     body_fixed = sum(FIXED.get(f[1],0) for f in fields)
     var = [f for f in fields if f[1] not in FIXED]
     L.append(f"/// <summary>{doc}</summary>")
-    L.append(f"public readonly ref struct {name}")
+    L.append(f"public readonly ref partial struct {name}")
     L.append("{")
     L.append(f"    public const P9MessageType MessageType = P9MessageType.{name};")
     if fixed:
