@@ -227,7 +227,7 @@ with open(os.path.join(here, "..", "Messages.g.cs"), "w") as fh:
 def sample(f, i):
     n, k = f[0], f[1]
     enum = f[2] if len(f) > 2 else None
-    base = {"u8": str(3 + i % 200), "u16": str(1000 + i), "u32": f"0x{0x1020304 + i * 0x11:x}u", "u64": f"0x0102030405060708UL + {i}UL"}
+    base = {"u8": f"(byte){3 + i % 200}", "u16": f"(ushort){1000 + i}", "u32": f"0x{0x1020304 + i * 0x11:x}u", "u64": f"0x0102030405060708UL + {i}UL"}
     if k in base:
         v = base[k]
         if enum: v = f"({enum})({v})" if k != "u8" else f"({enum}){i % 3}"
