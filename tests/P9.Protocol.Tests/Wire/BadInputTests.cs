@@ -262,3 +262,17 @@ public class BadInputTests
         }
     }
 }
+
+public class VersionStringTests
+{
+    [Theory]
+    [InlineData("9P2000.L", true)]
+    [InlineData("9P2000.L.Google.7", true)]
+    [InlineData("9P2000.u", false)]
+    [InlineData("9P2000", false)]
+    [InlineData("9P2000.Lx", false)]
+    [InlineData("garbage", false)]
+    [InlineData("", false)]
+    public void Dot_L_detection(string version, bool expected) =>
+        Assert.Equal(expected, Tversion.IsDotL(System.Text.Encoding.UTF8.GetBytes(version)));
+}
