@@ -244,6 +244,35 @@ public class BadInputTests
         }
     }
 
+    private static readonly P9MessageType[] KnownTypes = Enum.GetValues<P9MessageType>();
+
+    [Fact]
+    public void Every_prefix_of_valid_frames_is_a_typed_error()
+    {
+        var b = new byte[512];
+        var frames = new List<byte[]>
+        {
+            b.AsSpan(0, Tattach.Encode(b, 1, 0, P9Constants.NoFid, "root"u8, "/srv"u8, 0)).ToArray(),
+            b.AsSpan(0, Twalk.Encode(b, 1, 0, 1, new[] { "a", "bb", "ccc" })).ToArray(),
+            b.AsSpan(0, Rwalk.Encode(b, 1, new[] { new Qid(QidType.Dir, 1, 2), new Qid(QidType.File, 3, 4) })).ToArray(),
+            b.AsSpan(0, Tlock.Encode(b, 1, 2, LockType.WriteLock, LockFlags.Block, 0, 0, 42, "host"u8)).ToArray(),
+            b.AsSpan(0, Rgetlock.Encode(b, 1, LockType.Unlock, 0, 0, 0, "host"u8)).ToArray(),
+            b.AsSpan(0, Trenameat.Encode(b, 1, 2, "old"u8, 3, "new"u8)).ToArray(),
+            b.AsSpan(0, Twrite.Encode(b, 1, 2, 0, "data"u8)).ToArray(),
+            b.AsSpan(0, Rgetattr.Encode(b, 1, GetattrMask.All, default, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)).ToArray(),
+        };
+        foreach (var frame in frames)
+        {
+            Assert.DoesNotContain("<bad", P9Trace.Format(frame), StringComparison.Ordinal);
+            for (int len = 7; len < frame.Length; len++)
+            {
+                var prefix = frame.AsSpan(0, len).ToArray();
+                BinaryPrimitives.WriteUInt32LittleEndian(prefix, (uint)len);
+                Assert.StartsWith("<bad frame:", P9Trace.Format(prefix));
+            }
+        }
+    }
+
     [Fact]
     public void Random_garbage_never_throws()
     {
@@ -257,7 +286,7 @@ public class BadInputTests
             if (n >= 4 && rng.Next(2) == 0)
                 BinaryPrimitives.WriteUInt32LittleEndian(f, (uint)n);
             if (n >= 5)
-                f[4] = (byte)(rng.Next(2) == 0 ? f[4] : 100 + rng.Next(28));
+                f[4] = rng.Next(4) == 0 ? f[4] : (byte)KnownTypes[rng.Next(KnownTypes.Length)];
             _ = P9Trace.Format(f); // exercises every decoder through the dispatch
         }
     }
