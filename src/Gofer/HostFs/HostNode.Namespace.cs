@@ -114,7 +114,11 @@ internal sealed partial class HostNode
 
     private Errno CheckCreateIn(ReadOnlySpan<byte> name)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         Errno e = NameValidator.ValidateEntry(name);
         if (e != Errno.None)
         {
@@ -170,7 +174,11 @@ internal sealed partial class HostNode
     public unsafe Errno ReadLink(Span<byte> dest, out int length)
     {
         length = 0;
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         if (Kind != NodeKind.Symlink)
         {
             return Errno.EINVAL;
@@ -290,7 +298,11 @@ internal sealed partial class HostNode
     public unsafe Errno Rename(HostNode newDir, ReadOnlySpan<byte> newName)
     {
         ArgumentNullException.ThrowIfNull(newDir);
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         Errno e = newDir.CheckCreateIn(newName);
         if (e != Errno.None)
         {
@@ -354,7 +366,11 @@ internal sealed partial class HostNode
     /// <summary>Tremove: unlinks this node through the directory/name it was walked by (checked like <see cref="Rename"/>).</summary>
     public unsafe Errno Remove()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         if (_export.ReadOnly)
         {
             return Errno.EROFS;
