@@ -90,7 +90,7 @@ internal sealed partial class HostNode
         try
         {
             path.DangerousAddRef(ref added);
-            ProcFdPath.WriteFull(path.RawValue, proc);
+            ProcFdPath.WriteNumber(path.RawValue, proc);
             fixed (byte* p = proc)
             {
                 if ((valid & P9L.SetAttrMode) != 0)
@@ -101,7 +101,7 @@ internal sealed partial class HostNode
                         return Errno.EOPNOTSUPP;
                     }
 
-                    if (Libc.fchmodat(Libc.AT_FDCWD, p, req.Mode & 0xFFF, 0) != 0)
+                    if (Libc.fchmodat(_export.ProcFd, p, req.Mode & 0xFFF, 0) != 0)
                     {
                         return ErrnoExtensions.Last();
                     }
@@ -142,8 +142,8 @@ internal sealed partial class HostNode
                         return Errno.EINVAL;
                     }
 
-                    // Following /proc/self/fd/N lands on the fd's inode, for a symlink fd on the symlink itself.
-                    if (Libc.utimensat(Libc.AT_FDCWD, p, ts, 0) != 0)
+                    // Following the magic link lands on the fd's inode, for a symlink fd on the symlink itself.
+                    if (Libc.utimensat(_export.ProcFd, p, ts, 0) != 0)
                     {
                         return ErrnoExtensions.Last();
                     }

@@ -138,4 +138,29 @@ public sealed class QidAndNamespaceTests : HostFsTestBase
         Assert.Equal(Errno.EBUSY, Root.Rename(Root, U("x")));
         AssertCanaryIntact();
     }
+
+    [Fact]
+    public void Link_without_cap_dac_read_search_goes_through_the_magic_link()
+    {
+        File.WriteAllText(InExport("a"), "a");
+        File.CreateSymbolicLink(InExport("s"), CanaryPath);
+        using HostNode a = WalkOk(Root, "a");
+        using HostNode s = WalkOk(Root, "s");
+        HostNode.LinkViaProcOnly = true;
+        try
+        {
+            Assert.Equal(Errno.None, Root.Link(a, U("b")));
+            Assert.Equal(Errno.None, Root.Link(s, U("s2")));
+        }
+        finally
+        {
+            HostNode.LinkViaProcOnly = false;
+        }
+
+        Assert.Equal(HostLstat(InExport("a")).Ino, HostLstat(InExport("b")).Ino);
+        // The magic link ends at the symlink itself: the new name is the symlink, not the canary.
+        Assert.Equal(HostLstat(InExport("s")).Ino, HostLstat(InExport("s2")).Ino);
+        Assert.Equal(1u, HostLstat(CanaryPath).Nlink);
+        AssertCanaryIntact();
+    }
 }
