@@ -70,6 +70,34 @@ public sealed record GoferBundle(MountPlan Plan, IReadOnlyList<GoferMountConfig>
         return new GoferBundle(plan, mounts);
     }
 
+    /// <summary>
+    /// Everything <c>gofer serve</c> does with its runtime options, from their raw text:
+    /// <c>--bundle</c>, <c>--io-fds</c> ("3,4,5"), <c>--mounts-fd</c> (optional), <c>--overlay2</c> and
+    /// <c>--file-access</c> (optional, same meaning as for <c>gofer plan</c>). Resolves the bundle, pairs the
+    /// FDs, and writes the report on the mounts FD (closing it) when one is given. Serve then serves each
+    /// <see cref="Mounts"/> entry. Throws <see cref="SpecException"/> with a message for the user.
+    /// </summary>
+    public static GoferBundle PrepareServe(string bundleDirectory, string ioFds, int? mountsFd = null, string? overlay2 = null, string? fileAccess = null)
+    {
+        var options = new PlanOptions
+        {
+            Overlay = OverlayConfig.Parse(overlay2),
+            RootFileAccess = fileAccess switch
+            {
+                null or "" or "exclusive" => FileAccessType.Exclusive,
+                "shared" => FileAccessType.Shared,
+                _ => throw new SpecException($"--file-access {fileAccess}: expected exclusive or shared"),
+            },
+        };
+        var bundle = Resolve(bundleDirectory, ParseFdList(ioFds), options);
+        if (mountsFd is { } fd)
+        {
+            bundle.WriteReport(fd);
+        }
+
+        return bundle;
+    }
+
     /// <summary>Parses <c>--io-fds</c> ("3,4,5"). Throws <see cref="SpecException"/>.</summary>
     public static IReadOnlyList<int> ParseFdList(string text)
     {

@@ -116,3 +116,32 @@ public sealed class MountsReportTests
     [InlineData("99999999999")]
     public void Bad_fd_lists_are_refused(string text) => Assert.Throws<SpecException>(() => GoferBundle.ParseFdList(text));
 }
+
+public sealed class PrepareServeTests
+{
+    [Fact]
+    public void Prepare_serve_parses_options_and_writes_the_report()
+    {
+        using var b = new TempBundle("d").WithConfig("""[ { "destination": "/d", "type": "bind", "source": "d" } ]""");
+        var (r, w) = Descriptors.CreatePipe();
+        using (r)
+        {
+            var fd = w.Fd;
+            w.SetHandleAsInvalid();
+            var served = GoferBundle.PrepareServe(b.Directory, "3,4", fd, "all:memory", "exclusive");
+            Assert.Equal(new[] { true, true }, served.Mounts.Select(m => m.ReadOnly).ToArray());
+            var report = MountsReport.Parse(MountsReportIo.ReadToEnd(r));
+            Assert.Equal(new[] { "/", "/d" }, report.Select(m => m.Destination).ToArray());
+            Assert.All(report, m => Assert.True(m.ReadOnly));
+        }
+    }
+
+    [Fact]
+    public void Prepare_serve_refuses_bad_options()
+    {
+        using var b = new TempBundle().WithConfig();
+        Assert.Contains("--file-access both", Assert.Throws<SpecException>(() => GoferBundle.PrepareServe(b.Directory, "3", null, null, "both")).Message, StringComparison.Ordinal);
+        Assert.Contains("--overlay2 root:self", Assert.Throws<SpecException>(() => GoferBundle.PrepareServe(b.Directory, "3", null, "root:self")).Message, StringComparison.Ordinal);
+        Assert.Contains("--io-fds", Assert.Throws<SpecException>(() => GoferBundle.PrepareServe(b.Directory, "3,4")).Message, StringComparison.Ordinal);
+    }
+}
