@@ -54,6 +54,41 @@ public sealed class ProcessSpawnerTests
     }
 
     [Fact]
+    public async Task Many_inherited_fds_land_at_their_targets_even_when_sources_overlap_target_numbers()
+    {
+        // With 64 sockets the parent's source numbers fall inside the child's target range 3..66, in an
+        // order unrelated to the targets: a naive dup2 sequence would overwrite sources still to be moved.
+        var pairs = Enumerable.Range(0, 64).Select(_ => Descriptors.CreateSocketPair()).ToList();
+        try
+        {
+            var sources = pairs.Select(p => p.Second).Reverse().ToList();
+            await using var child = ProcessSpawner.Spawn(new SpawnOptions
+            {
+                FileName = "/bin/sleep",
+                Arguments = ["600"],
+                InheritedFds = sources.Cast<System.Runtime.InteropServices.SafeHandle>().ToList(),
+            });
+
+            var fds = ListFds(child.Pid);
+            Assert.Equal(Enumerable.Range(0, 3 + sources.Count).ToArray(), fds.Keys.Order().ToArray());
+            for (var i = 0; i < sources.Count; i++)
+            {
+                Assert.Equal(new FileInfo($"/proc/self/fd/{sources[i].Fd}").LinkTarget, fds[3 + i]);
+            }
+
+            await child.StopAsync(Patience);
+        }
+        finally
+        {
+            foreach (var (a, b) in pairs)
+            {
+                a.Dispose();
+                b.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Each_inherited_fd_is_connected_to_its_own_peer()
     {
         var pairs = Enumerable.Range(0, 3).Select(_ => Descriptors.CreateSocketPair()).ToList();
@@ -112,6 +147,7 @@ public sealed class ProcessSpawnerTests
     public async Task Child_starts_with_no_ignored_signals_and_stop_uses_sigterm()
     {
         // .NET ignores SIGPIPE; an ignored disposition would survive exec without POSIX_SPAWN_SETSIGDEF.
+        Assert.NotEqual(0UL, ReadSigMask(Environment.ProcessId, "SigIgn:") & (1UL << 12));
         await using var child = ProcessSpawner.Spawn(new SpawnOptions { FileName = "/bin/sleep", Arguments = ["600"] });
         // Only the classic signals 1-31: glibc keeps its internal real-time signals (32, 33) to itself.
         Assert.Equal(0UL, ReadSigMask(child.Pid, "SigIgn:") & 0x7fffffffUL);
