@@ -30,7 +30,26 @@ internal static class MountsReportIo
     }
 
     /// <summary>Reads until EOF, at most <see cref="MountsReport.MaxBytes"/> + 1 bytes (the parser rejects more).</summary>
-    public static unsafe byte[] ReadToEnd(SafeFdHandle fd)
+    public static byte[] ReadToEnd(SafeFdHandle fd)
+    {
+        // Hold a reference for the whole loop: a Dispose from another thread (a launch giving up) then
+        // defers the close until the read returns, so the number is never reused under us.
+        var added = false;
+        fd.DangerousAddRef(ref added);
+        try
+        {
+            return ReadLoop(fd.Fd);
+        }
+        finally
+        {
+            if (added)
+            {
+                fd.DangerousRelease();
+            }
+        }
+    }
+
+    private static unsafe byte[] ReadLoop(int fd)
     {
         var buffer = new byte[64 * 1024];
         var length = 0;
@@ -44,7 +63,7 @@ internal static class MountsReportIo
             nint n;
             fixed (byte* p = buffer)
             {
-                n = LibC.read(fd.Fd, p + length, (nuint)(buffer.Length - length));
+                n = LibC.read(fd, p + length, (nuint)(buffer.Length - length));
             }
 
             if (n < 0)

@@ -200,7 +200,16 @@ public static class SandboxLauncher
         catch (TimeoutException)
         {
             var status = await child.StopAsync(options.StopTimeout, CancellationToken.None).ConfigureAwait(false);
-            await read.ConfigureAwait(false);
+            try
+            {
+                // The read ends at EOF once the gofer is gone, unless something it started still holds the
+                // write end; then it is left behind (it keeps its own reference to the pipe).
+                await read.WaitAsync(options.StopTimeout, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+
             throw new GoferLaunchException($"the gofer did not report its mounts within {options.ReportTimeout.TotalSeconds:0.#}s; stopped: {status}");
         }
 
