@@ -1,0 +1,314 @@
+namespace Gofer.Sandbox.Vfs;
+
+internal sealed partial class MountNamespace
+{
+    /// <summary>Per-filesystem dentry tree and LRU of evictable dentries (unpinned leaves).</summary>
+    private sealed class FsTree(IFileSystem fs)
+    {
+        public IFileSystem Fs { get; } = fs;
+
+        public Dentry Root { get; } = new(null, "/", fs.Root) { Pins = 1 };
+
+        public LinkedList<Dentry> Lru { get; } = new();
+    }
+
+    /// <summary>Count of dentries currently evictable for a filesystem (for tests and diagnostics).</summary>
+    internal int CachedEvictableCount(IFileSystem fs)
+    {
+        lock (_tree)
+        {
+            return _trees.TryGetValue(fs, out var t) ? t.Lru.Count : 0;
+        }
+    }
+
+    private FsTree TreeOf(IFileSystem fs)
+    {
+        lock (_tree)
+        {
+            if (!_trees.TryGetValue(fs, out var t))
+            {
+                t = new FsTree(fs);
+                _trees[fs] = t;
+            }
+
+            return t;
+        }
+    }
+
+    /// <summary>
+    /// The child dentry for <paramref name="name"/>: from the cache (revalidated if the filesystem asks), else
+    /// looked up in the filesystem and cached. ENOENT propagates (negative entries are not cached).
+    /// </summary>
+    private async ValueTask<Dentry> LookupChildAsync(Location dir, string name, CancellationToken ct)
+    {
+        var fs = dir.Mount.FileSystem;
+        Dentry? cached;
+        lock (_tree)
+        {
+            cached = dir.Dentry.Children?.GetValueOrDefault(name);
+        }
+
+        if (cached is not null)
+        {
+            if (!fs.CachePolicy.RevalidateOnWalk || cached.IsSynthetic || IsMountPointDentry(cached))
+            {
+                Touch(cached);
+                return cached;
+            }
+
+            int valid = await fs.RevalidateAsync(dir.Node, [new RevalidateStep(name, cached.Node)], ct).ConfigureAwait(false);
+            if (valid >= 1)
+            {
+                Touch(cached);
+                return cached;
+            }
+
+            await DetachAsync(cached).ConfigureAwait(false);
+        }
+
+        var node = await dir.Node.LookupAsync(name, ct).ConfigureAwait(false);
+        return await AddChildAsync(dir.Dentry, name, node, fs).ConfigureAwait(false);
+    }
+
+    private bool IsMountPointDentry(Dentry d)
+    {
+        lock (_tree)
+        {
+            // gVisor's revalidation also stops at mount points: a mount must not vanish under a walk.
+            return d.MountCount > 0;
+        }
+    }
+
+    /// <summary>Caches a node under its parent (or returns the dentry a concurrent lookup cached first).</summary>
+    private async ValueTask<Dentry> AddChildAsync(Dentry parent, string name, INode node, IFileSystem fs, bool synthetic = false)
+    {
+        Dentry result;
+        List<INode>? release = null;
+        INode? duplicate = null;
+        lock (_tree)
+        {
+            parent.Children ??= new Dictionary<string, Dentry>(StringComparer.Ordinal);
+            if (parent.Children.TryGetValue(name, out var existing) && existing.Node != node)
+            {
+                if (synthetic)
+                {
+                    throw new VfsException(Errno.EEXIST);
+                }
+
+                duplicate = node;
+                result = existing;
+            }
+            else if (existing is not null)
+            {
+                result = existing;
+            }
+            else
+            {
+                result = new Dentry(parent, name, node) { IsSynthetic = synthetic, Pins = synthetic ? 1 : 0 };
+                parent.Children[name] = result;
+                var tree = _trees[fs];
+                RemoveFromLru(tree, parent);
+                if (!synthetic)
+                {
+                    result.LruNode = tree.Lru.AddLast(result);
+                    release = EvictLocked(tree);
+                }
+            }
+        }
+
+        if (duplicate is not null)
+        {
+            await duplicate.ReleaseAsync().ConfigureAwait(false);
+        }
+
+        await ReleaseAllAsync(release).ConfigureAwait(false);
+        return result;
+    }
+
+    private static void RemoveFromLru(FsTree tree, Dentry d)
+    {
+        if (d.LruNode is not null)
+        {
+            tree.Lru.Remove(d.LruNode);
+            d.LruNode = null;
+        }
+    }
+
+    /// <summary>Puts a dentry in the LRU if it is evictable: unpinned, attached, childless, not a filesystem root.</summary>
+    private void MaybeMakeEvictableLocked(Dentry d)
+    {
+        if (d.Pins == 0 && !d.Detached && !d.HasChildren && d.Parent is not null && d.LruNode is null)
+        {
+            d.LruNode = _trees[d.Node.FileSystem].Lru.AddLast(d);
+        }
+    }
+
+    private List<INode>? EvictLocked(FsTree tree)
+    {
+        int max = tree.Fs.CachePolicy.MaxCachedDentries;
+        if (max <= 0)
+        {
+            return null;
+        }
+
+        List<INode>? release = null;
+        while (tree.Lru.Count > max)
+        {
+            var victim = tree.Lru.First!.Value;
+            RemoveFromLru(tree, victim);
+            var parent = victim.Parent!;
+            parent.Children!.Remove(victim.Name);
+            victim.Detached = true;
+            (release ??= []).Add(victim.Node);
+            MaybeMakeEvictableLocked(parent);
+        }
+
+        return release;
+    }
+
+    private void Touch(Dentry d)
+    {
+        lock (_tree)
+        {
+            if (d.LruNode is not null)
+            {
+                var lru = d.LruNode.List!;
+                lru.Remove(d.LruNode);
+                lru.AddLast(d.LruNode);
+            }
+        }
+    }
+
+    private void Pin(Dentry d)
+    {
+        lock (_tree)
+        {
+            d.Pins++;
+            if (d.LruNode is not null)
+            {
+                _trees[d.Node.FileSystem].Lru.Remove(d.LruNode);
+                d.LruNode = null;
+            }
+        }
+    }
+
+    internal async ValueTask UnpinAsync(Dentry d)
+    {
+        bool release = false;
+        List<INode>? evicted = null;
+        lock (_tree)
+        {
+            d.Pins--;
+            if (d.Pins == 0)
+            {
+                if (d.Detached)
+                {
+                    release = true;
+                }
+                else
+                {
+                    MaybeMakeEvictableLocked(d);
+                    evicted = EvictLocked(_trees[d.Node.FileSystem]);
+                }
+            }
+        }
+
+        if (release)
+        {
+            await d.Node.ReleaseAsync().ConfigureAwait(false);
+        }
+
+        await ReleaseAllAsync(evicted).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Drops a dentry and its cached subtree from the tree (unlink, rmdir, replaced by rename, failed revalidation).
+    /// Unpinned nodes are released now; pinned ones (open files) when their last pin goes.
+    /// </summary>
+    private async ValueTask DetachAsync(Dentry d)
+    {
+        var release = new List<INode>();
+        lock (_tree)
+        {
+            if (d.Parent?.Children is { } siblings && siblings.TryGetValue(d.Name, out var cur) && cur == d)
+            {
+                siblings.Remove(d.Name);
+                MaybeMakeEvictableLocked(d.Parent);
+            }
+
+            var stack = new Stack<Dentry>();
+            stack.Push(d);
+            while (stack.Count > 0)
+            {
+                var x = stack.Pop();
+                x.Detached = true;
+                RemoveFromLru(_trees[x.Node.FileSystem], x);
+                if (x.Pins == 0)
+                {
+                    release.Add(x.Node);
+                }
+
+                if (x.Children is not null)
+                {
+                    foreach (var c in x.Children.Values)
+                    {
+                        stack.Push(c);
+                    }
+
+                    x.Children = null;
+                }
+            }
+        }
+
+        await ReleaseAllAsync(release).ConfigureAwait(false);
+    }
+
+    private static async ValueTask ReleaseAllAsync(List<INode>? nodes)
+    {
+        if (nodes is null)
+        {
+            return;
+        }
+
+        foreach (var n in nodes)
+        {
+            await n.ReleaseAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Moves a cached dentry after a successful rename.</summary>
+    private void MoveDentry(Dentry d, Dentry newParent, string newName)
+    {
+        lock (_tree)
+        {
+            var oldParent = d.Parent!;
+            if (oldParent.Children is { } oc && oc.TryGetValue(d.Name, out var cur) && cur == d)
+            {
+                oc.Remove(d.Name);
+            }
+
+            d.Parent = newParent;
+            d.Name = newName;
+            newParent.Children ??= new Dictionary<string, Dentry>(StringComparer.Ordinal);
+            newParent.Children[newName] = d;
+            RemoveFromLru(_trees[newParent.Node.FileSystem], newParent);
+            MaybeMakeEvictableLocked(oldParent);
+        }
+    }
+
+    private Dentry? CachedChild(Dentry dir, string name)
+    {
+        lock (_tree)
+        {
+            return dir.Children?.GetValueOrDefault(name);
+        }
+    }
+
+    private List<Dentry> SyntheticChildren(Dentry dir)
+    {
+        lock (_tree)
+        {
+            return dir.Children is null ? [] : [.. dir.Children.Values.Where(c => c.IsSynthetic)];
+        }
+    }
+}
