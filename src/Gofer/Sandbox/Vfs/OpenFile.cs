@@ -44,6 +44,7 @@ internal sealed class OpenFile : IAsyncDisposable
 
     public async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
+        CheckOpen();
         await _offsetLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
@@ -59,6 +60,7 @@ internal sealed class OpenFile : IAsyncDisposable
 
     public async ValueTask<int> WriteAsync(ReadOnlyMemory<byte> data, CancellationToken ct = default)
     {
+        CheckOpen();
         await _offsetLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
@@ -192,8 +194,9 @@ internal sealed class OpenFile : IAsyncDisposable
         }
         finally
         {
+            // The offset lock is not disposed: a racing read must fail with EBADF, not ObjectDisposedException,
+            // and a SemaphoreSlim without a wait handle holds nothing that needs disposing.
             await _ns.UnpinAsync(Location.Dentry).ConfigureAwait(false);
-            _offsetLock.Dispose();
         }
     }
 
