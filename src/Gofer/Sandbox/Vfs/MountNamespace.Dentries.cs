@@ -39,13 +39,17 @@ internal sealed partial class MountNamespace
     /// The child dentry for <paramref name="name"/>: from the cache (revalidated if the filesystem asks), else
     /// looked up in the filesystem and cached. ENOENT propagates (negative entries are not cached).
     /// </summary>
-    private async ValueTask<Dentry> LookupChildAsync(Location dir, string name, CancellationToken ct)
+    private async ValueTask<Dentry> LookupChildAsync(Location dir, string name, WalkState st, CancellationToken ct)
     {
         var fs = dir.Mount.FileSystem;
         Dentry? cached;
         lock (_tree)
         {
             cached = dir.Dentry.Children?.GetValueOrDefault(name);
+            if (cached is not null)
+            {
+                st.Hold(cached);
+            }
         }
 
         if (cached is not null)
@@ -67,7 +71,7 @@ internal sealed partial class MountNamespace
         }
 
         var node = await dir.Node.LookupAsync(name, ct).ConfigureAwait(false);
-        return await AddChildAsync(dir.Dentry, name, node, fs).ConfigureAwait(false);
+        return await AddChildAsync(dir.Dentry, name, node, fs, st).ConfigureAwait(false);
     }
 
     private bool IsMountPointDentry(Dentry d)
@@ -80,7 +84,7 @@ internal sealed partial class MountNamespace
     }
 
     /// <summary>Caches a node under its parent (or returns the dentry a concurrent lookup cached first).</summary>
-    private async ValueTask<Dentry> AddChildAsync(Dentry parent, string name, INode node, IFileSystem fs, bool synthetic = false)
+    private async ValueTask<Dentry> AddChildAsync(Dentry parent, string name, INode node, IFileSystem fs, WalkState st, bool synthetic = false)
     {
         Dentry result;
         List<INode>? release = null;
@@ -97,10 +101,12 @@ internal sealed partial class MountNamespace
 
                 duplicate = node;
                 result = existing;
+                st.Hold(result);
             }
             else if (existing is not null)
             {
                 result = existing;
+                st.Hold(result);
             }
             else
             {
@@ -108,11 +114,9 @@ internal sealed partial class MountNamespace
                 parent.Children[name] = result;
                 var tree = _trees[fs];
                 RemoveFromLru(tree, parent);
-                if (!synthetic)
-                {
-                    result.LruNode = tree.Lru.AddLast(result);
-                    release = EvictLocked(tree);
-                }
+                // Held by the operation (not in the LRU until it ends), so this eviction cannot take it.
+                st.Hold(result);
+                release = EvictLocked(tree);
             }
         }
 
@@ -135,11 +139,12 @@ internal sealed partial class MountNamespace
     }
 
     /// <summary>Puts a dentry in the LRU if it is evictable: unpinned, attached, childless, not a filesystem root.</summary>
-    private void MaybeMakeEvictableLocked(Dentry d)
+    private void MaybeMakeEvictableLocked(Dentry d, bool front = false)
     {
         if (d.Pins == 0 && !d.Detached && !d.HasChildren && d.Parent is not null && d.LruNode is null)
         {
-            d.LruNode = _trees[d.Node.FileSystem].Lru.AddLast(d);
+            var lru = _trees[d.Node.FileSystem].Lru;
+            d.LruNode = front ? lru.AddFirst(d) : lru.AddLast(d);
         }
     }
 
@@ -160,7 +165,8 @@ internal sealed partial class MountNamespace
             parent.Children!.Remove(victim.Name);
             victim.Detached = true;
             (release ??= []).Add(victim.Node);
-            MaybeMakeEvictableLocked(parent);
+            // The parent was last used before its child: it goes to the old end of the list.
+            MaybeMakeEvictableLocked(parent, front: true);
         }
 
         return release;

@@ -7,7 +7,8 @@ internal sealed partial class MountNamespace
 
     public async ValueTask ChdirAsync(string path, CancellationToken ct = default)
     {
-        var loc = await ResolveAsync(path, follow: true, ct).ConfigureAwait(false);
+        await using var st = new WalkState(this);
+        var loc = await ResolveAsync(st, path, follow: true, ct).ConfigureAwait(false);
         if (loc.Node.Type != FileType.Directory)
         {
             VfsException.Throw(Errno.ENOTDIR);
@@ -20,7 +21,7 @@ internal sealed partial class MountNamespace
 
     public async ValueTask<OpenFile> OpenAsync(string path, OpenFlags flags, uint perm = 0x1B6 /* 0666 */, CancellationToken ct = default)
     {
-        var st = new WalkState();
+        await using var st = new WalkState(this);
         var start = Cwd;
         bool created = false;
         Location loc;
@@ -40,7 +41,7 @@ internal sealed partial class MountNamespace
             }
 
             CheckName(pn.Name);
-            Location? existing = await TryLookupLastAsync(pn, ct).ConfigureAwait(false);
+            Location? existing = await TryLookupLastAsync(pn, st, ct).ConfigureAwait(false);
             if (existing is { } e)
             {
                 if ((flags & OpenFlags.Exclusive) != 0)
@@ -88,7 +89,7 @@ internal sealed partial class MountNamespace
 
             CheckWritable(pn.Parent.Mount);
             var node = await pn.Parent.Node.CreateAsync(pn.Name, perm & ~Umask & Mode.PermMask, Credentials, ct).ConfigureAwait(false);
-            var d = await AddChildAsync(pn.Parent.Dentry, pn.Name, node, pn.Parent.Mount.FileSystem).ConfigureAwait(false);
+            var d = await AddChildAsync(pn.Parent.Dentry, pn.Name, node, pn.Parent.Mount.FileSystem, st).ConfigureAwait(false);
             loc = new Location(pn.Parent.Mount, d);
             created = true;
             break;
@@ -168,15 +169,24 @@ internal sealed partial class MountNamespace
         return new OpenFile(this, loc, handle, flags);
     }
 
-    public async ValueTask<InodeAttr> StatAsync(string path, CancellationToken ct = default) =>
-        await (await ResolveAsync(path, follow: true, ct).ConfigureAwait(false)).Node.GetAttrAsync(ct).ConfigureAwait(false);
+    public async ValueTask<InodeAttr> StatAsync(string path, CancellationToken ct = default)
+    {
+        await using var st = new WalkState(this);
+        return await (await ResolveAsync(st, path, follow: true, ct).ConfigureAwait(false)).Node.GetAttrAsync(ct).ConfigureAwait(false);
+    }
 
-    public async ValueTask<InodeAttr> LstatAsync(string path, CancellationToken ct = default) =>
-        await (await ResolveAsync(path, follow: false, ct).ConfigureAwait(false)).Node.GetAttrAsync(ct).ConfigureAwait(false);
+    public async ValueTask<InodeAttr> LstatAsync(string path, CancellationToken ct = default)
+    {
+        await using var st = new WalkState(this);
+        return await (await ResolveAsync(st, path, follow: false, ct).ConfigureAwait(false)).Node.GetAttrAsync(ct).ConfigureAwait(false);
+    }
 
     /// <summary>The mount flags in effect at a path (for noexec/nosuid/nodev decisions).</summary>
-    public async ValueTask<MountFlags> GetMountFlagsAsync(string path, CancellationToken ct = default) =>
-        (await ResolveAsync(path, follow: true, ct).ConfigureAwait(false)).Mount.Flags;
+    public async ValueTask<MountFlags> GetMountFlagsAsync(string path, CancellationToken ct = default)
+    {
+        await using var st = new WalkState(this);
+        return (await ResolveAsync(st, path, follow: true, ct).ConfigureAwait(false)).Mount.Flags;
+    }
 
     /// <summary>
     /// access(2) for the namespace's credentials: W on a read-only mount is EROFS, X on a noexec mount or a file
@@ -184,7 +194,8 @@ internal sealed partial class MountNamespace
     /// </summary>
     public async ValueTask AccessAsync(string path, AccessMode mode, CancellationToken ct = default)
     {
-        var loc = await ResolveAsync(path, follow: true, ct).ConfigureAwait(false);
+        await using var st = new WalkState(this);
+        var loc = await ResolveAsync(st, path, follow: true, ct).ConfigureAwait(false);
         var attr = await loc.Node.GetAttrAsync(ct).ConfigureAwait(false);
         if ((mode & AccessMode.Write) != 0 && attr.Type is FileType.Regular or FileType.Directory or FileType.Symlink)
         {
@@ -232,30 +243,33 @@ internal sealed partial class MountNamespace
 
     public async ValueTask MkdirAsync(string path, uint perm = 0x1FF /* 0777 */, CancellationToken ct = default)
     {
-        var pn = await ResolveParentAsync(path, ct).ConfigureAwait(false);
-        await CheckCreateAsync(pn, ct).ConfigureAwait(false);
+        await using var st = new WalkState(this);
+        var pn = await ResolveParentAsync(st, path, ct).ConfigureAwait(false);
+        await CheckCreateAsync(pn, st, ct).ConfigureAwait(false);
         var node = await pn.Parent.Node.MkdirAsync(pn.Name, perm & ~Umask & Mode.PermMask, Credentials, ct).ConfigureAwait(false);
-        await AddChildAsync(pn.Parent.Dentry, pn.Name, node, pn.Parent.Mount.FileSystem).ConfigureAwait(false);
+        await AddChildAsync(pn.Parent.Dentry, pn.Name, node, pn.Parent.Mount.FileSystem, st).ConfigureAwait(false);
     }
 
     public async ValueTask SymlinkAsync(string target, string linkPath, CancellationToken ct = default)
     {
-        var pn = await ResolveParentAsync(linkPath, ct).ConfigureAwait(false);
+        await using var st = new WalkState(this);
+        var pn = await ResolveParentAsync(st, linkPath, ct).ConfigureAwait(false);
         if (pn.TrailingSlash)
         {
-            await CheckCreateAsync(pn, ct).ConfigureAwait(false);
+            await CheckCreateAsync(pn, st, ct).ConfigureAwait(false);
             VfsException.Throw(Errno.ENOENT);
         }
 
-        await CheckCreateAsync(pn, ct).ConfigureAwait(false);
+        await CheckCreateAsync(pn, st, ct).ConfigureAwait(false);
         var node = await pn.Parent.Node.SymlinkAsync(pn.Name, target, Credentials, ct).ConfigureAwait(false);
-        await AddChildAsync(pn.Parent.Dentry, pn.Name, node, pn.Parent.Mount.FileSystem).ConfigureAwait(false);
+        await AddChildAsync(pn.Parent.Dentry, pn.Name, node, pn.Parent.Mount.FileSystem, st).ConfigureAwait(false);
     }
 
     public async ValueTask MknodAsync(string path, uint mode, ulong rdev = 0, CancellationToken ct = default)
     {
-        var pn = await ResolveParentAsync(path, ct).ConfigureAwait(false);
-        await CheckCreateAsync(pn, ct).ConfigureAwait(false);
+        await using var st = new WalkState(this);
+        var pn = await ResolveParentAsync(st, path, ct).ConfigureAwait(false);
+        await CheckCreateAsync(pn, st, ct).ConfigureAwait(false);
         if (Mode.TypeOf(mode) == FileType.Directory)
         {
             VfsException.Throw(Errno.EPERM);
@@ -263,12 +277,13 @@ internal sealed partial class MountNamespace
 
         uint m = (mode & Mode.TypeMask) | (mode & ~Umask & Mode.PermMask);
         var node = await pn.Parent.Node.MknodAsync(pn.Name, m, rdev, Credentials, ct).ConfigureAwait(false);
-        await AddChildAsync(pn.Parent.Dentry, pn.Name, node, pn.Parent.Mount.FileSystem).ConfigureAwait(false);
+        await AddChildAsync(pn.Parent.Dentry, pn.Name, node, pn.Parent.Mount.FileSystem, st).ConfigureAwait(false);
     }
 
     public async ValueTask<string> ReadLinkAsync(string path, CancellationToken ct = default)
     {
-        var loc = await ResolveAsync(path, follow: false, ct).ConfigureAwait(false);
+        await using var st = new WalkState(this);
+        var loc = await ResolveAsync(st, path, follow: false, ct).ConfigureAwait(false);
         if (loc.Node.Type != FileType.Symlink)
         {
             VfsException.Throw(Errno.EINVAL);
@@ -279,9 +294,10 @@ internal sealed partial class MountNamespace
 
     public async ValueTask LinkAsync(string oldPath, string newPath, CancellationToken ct = default)
     {
-        var src = await ResolveAsync(oldPath, follow: false, ct).ConfigureAwait(false);
-        var pn = await ResolveParentAsync(newPath, ct).ConfigureAwait(false);
-        await CheckCreateAsync(pn, ct).ConfigureAwait(false);
+        await using var st = new WalkState(this);
+        var src = await ResolveAsync(st, oldPath, follow: false, ct).ConfigureAwait(false);
+        var pn = await ResolveParentAsync(st, newPath, ct).ConfigureAwait(false);
+        await CheckCreateAsync(pn, st, ct).ConfigureAwait(false);
         if (src.Mount != pn.Parent.Mount)
         {
             VfsException.Throw(Errno.EXDEV);
@@ -297,13 +313,14 @@ internal sealed partial class MountNamespace
 
     public async ValueTask UnlinkAsync(string path, CancellationToken ct = default)
     {
-        var pn = await ResolveParentAsync(path, ct).ConfigureAwait(false);
+        await using var st = new WalkState(this);
+        var pn = await ResolveParentAsync(st, path, ct).ConfigureAwait(false);
         if (pn.IsDot)
         {
             VfsException.Throw(Errno.EISDIR);
         }
 
-        var victim = await LookupLastAsync(pn, ct).ConfigureAwait(false);
+        var victim = await LookupLastAsync(pn, st, ct).ConfigureAwait(false);
         if (victim.Node.Type == FileType.Directory)
         {
             VfsException.Throw(Errno.EISDIR);
@@ -326,7 +343,8 @@ internal sealed partial class MountNamespace
 
     public async ValueTask RmdirAsync(string path, CancellationToken ct = default)
     {
-        var pn = await ResolveParentAsync(path, ct).ConfigureAwait(false);
+        await using var st = new WalkState(this);
+        var pn = await ResolveParentAsync(st, path, ct).ConfigureAwait(false);
         if (pn.Name == ".")
         {
             VfsException.Throw(pn.Parent == Root ? Errno.EBUSY : Errno.EINVAL);
@@ -337,7 +355,7 @@ internal sealed partial class MountNamespace
             VfsException.Throw(Errno.ENOTEMPTY);
         }
 
-        var victim = await LookupLastAsync(pn, ct).ConfigureAwait(false);
+        var victim = await LookupLastAsync(pn, st, ct).ConfigureAwait(false);
         if (victim.Node.Type != FileType.Directory)
         {
             VfsException.Throw(Errno.ENOTDIR);
@@ -355,8 +373,9 @@ internal sealed partial class MountNamespace
 
     public async ValueTask RenameAsync(string oldPath, string newPath, RenameFlags flags = RenameFlags.None, CancellationToken ct = default)
     {
-        var from = await ResolveParentAsync(oldPath, ct).ConfigureAwait(false);
-        var to = await ResolveParentAsync(newPath, ct).ConfigureAwait(false);
+        await using var st = new WalkState(this);
+        var from = await ResolveParentAsync(st, oldPath, ct).ConfigureAwait(false);
+        var to = await ResolveParentAsync(st, newPath, ct).ConfigureAwait(false);
         if (from.IsDot || to.IsDot)
         {
             VfsException.Throw(Errno.EBUSY);
@@ -372,14 +391,14 @@ internal sealed partial class MountNamespace
             VfsException.Throw(Errno.EINVAL);
         }
 
-        var src = await LookupLastAsync(from, ct).ConfigureAwait(false);
+        var src = await LookupLastAsync(from, st, ct).ConfigureAwait(false);
         bool srcIsDir = src.Node.Type == FileType.Directory;
         if (!srcIsDir && (from.TrailingSlash || to.TrailingSlash))
         {
             VfsException.Throw(Errno.ENOTDIR);
         }
 
-        var dst = await TryLookupLastAsync(to, ct).ConfigureAwait(false);
+        var dst = await TryLookupLastAsync(to, st, ct).ConfigureAwait(false);
         if (dst is { } existing && existing.Dentry == src.Dentry)
         {
             return;
@@ -457,7 +476,8 @@ internal sealed partial class MountNamespace
 
     public async ValueTask SetAttrAsync(string path, SetAttr attr, bool follow = true, CancellationToken ct = default)
     {
-        var loc = await ResolveAsync(path, follow, ct).ConfigureAwait(false);
+        await using var st = new WalkState(this);
+        var loc = await ResolveAsync(st, path, follow, ct).ConfigureAwait(false);
         if (attr.Has(SetAttrMask.Size) && loc.Node.Type == FileType.Directory)
         {
             VfsException.Throw(Errno.EISDIR);
@@ -467,28 +487,39 @@ internal sealed partial class MountNamespace
         await loc.Node.SetAttrAsync(attr, ct).ConfigureAwait(false);
     }
 
-    public async ValueTask<byte[]> GetXattrAsync(string path, string name, bool follow = true, CancellationToken ct = default) =>
-        await (await ResolveAsync(path, follow, ct).ConfigureAwait(false)).Node.GetXattrAsync(name, ct).ConfigureAwait(false);
+    public async ValueTask<byte[]> GetXattrAsync(string path, string name, bool follow = true, CancellationToken ct = default)
+    {
+        await using var st = new WalkState(this);
+        return await (await ResolveAsync(st, path, follow, ct).ConfigureAwait(false)).Node.GetXattrAsync(name, ct).ConfigureAwait(false);
+    }
 
-    public async ValueTask<IReadOnlyList<string>> ListXattrAsync(string path, bool follow = true, CancellationToken ct = default) =>
-        await (await ResolveAsync(path, follow, ct).ConfigureAwait(false)).Node.ListXattrAsync(ct).ConfigureAwait(false);
+    public async ValueTask<IReadOnlyList<string>> ListXattrAsync(string path, bool follow = true, CancellationToken ct = default)
+    {
+        await using var st = new WalkState(this);
+        return await (await ResolveAsync(st, path, follow, ct).ConfigureAwait(false)).Node.ListXattrAsync(ct).ConfigureAwait(false);
+    }
 
     public async ValueTask SetXattrAsync(string path, string name, ReadOnlyMemory<byte> value, XattrSetFlags flags = XattrSetFlags.Any, bool follow = true, CancellationToken ct = default)
     {
-        var loc = await ResolveAsync(path, follow, ct).ConfigureAwait(false);
+        await using var st = new WalkState(this);
+        var loc = await ResolveAsync(st, path, follow, ct).ConfigureAwait(false);
         CheckWritable(loc.Mount);
         await loc.Node.SetXattrAsync(name, value, flags, ct).ConfigureAwait(false);
     }
 
     public async ValueTask RemoveXattrAsync(string path, string name, bool follow = true, CancellationToken ct = default)
     {
-        var loc = await ResolveAsync(path, follow, ct).ConfigureAwait(false);
+        await using var st = new WalkState(this);
+        var loc = await ResolveAsync(st, path, follow, ct).ConfigureAwait(false);
         CheckWritable(loc.Mount);
         await loc.Node.RemoveXattrAsync(name, ct).ConfigureAwait(false);
     }
 
-    public async ValueTask<StatFs> StatFsAsync(string path, CancellationToken ct = default) =>
-        await (await ResolveAsync(path, follow: true, ct).ConfigureAwait(false)).Mount.FileSystem.StatFsAsync(ct).ConfigureAwait(false);
+    public async ValueTask<StatFs> StatFsAsync(string path, CancellationToken ct = default)
+    {
+        await using var st = new WalkState(this);
+        return await (await ResolveAsync(st, path, follow: true, ct).ConfigureAwait(false)).Mount.FileSystem.StatFsAsync(ct).ConfigureAwait(false);
+    }
 
     private static void CheckWritable(Mount m)
     {
@@ -499,7 +530,7 @@ internal sealed partial class MountNamespace
     }
 
     /// <summary>For creating ops: "."/".." exist; on a read-only mount an existing name is EEXIST, else EROFS (Linux order).</summary>
-    private async ValueTask CheckCreateAsync(ParentAndName pn, CancellationToken ct)
+    private async ValueTask CheckCreateAsync(ParentAndName pn, WalkState st, CancellationToken ct)
     {
         if (pn.IsDot)
         {
@@ -509,7 +540,7 @@ internal sealed partial class MountNamespace
         CheckName(pn.Name);
         if (pn.Parent.Mount.IsReadOnly)
         {
-            if (await TryLookupLastAsync(pn, ct).ConfigureAwait(false) is not null)
+            if (await TryLookupLastAsync(pn, st, ct).ConfigureAwait(false) is not null)
             {
                 VfsException.Throw(Errno.EEXIST);
             }

@@ -48,7 +48,8 @@ internal sealed partial class MountNamespace
         Location loc;
         try
         {
-            loc = await ResolveAsync(path, follow: true, ct).ConfigureAwait(false);
+            await using var st = new WalkState(this);
+            loc = await ResolveAsync(st, path, follow: true, ct).ConfigureAwait(false);
         }
         catch (VfsException e) when (e.Errno == Errno.ENOENT)
         {
@@ -74,7 +75,7 @@ internal sealed partial class MountNamespace
     /// </summary>
     public async ValueTask MakeMountPointAsync(string path, CancellationToken ct = default)
     {
-        var st = new WalkState();
+        await using var st = new WalkState(this);
         var cur = Root;
         foreach (var name in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -108,8 +109,8 @@ internal sealed partial class MountNamespace
             }
 
             made = node is not null
-                ? await AddChildAsync(cur.Dentry, name, node, fs).ConfigureAwait(false)
-                : await AddChildAsync(cur.Dentry, name, new SyntheticMountpointNode(fs), fs, synthetic: true).ConfigureAwait(false);
+                ? await AddChildAsync(cur.Dentry, name, node, fs, st).ConfigureAwait(false)
+                : await AddChildAsync(cur.Dentry, name, new SyntheticMountpointNode(fs), fs, st, synthetic: true).ConfigureAwait(false);
             cur = CrossDown(new Location(cur.Mount, made));
         }
 

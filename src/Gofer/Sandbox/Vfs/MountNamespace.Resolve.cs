@@ -4,10 +4,38 @@ namespace Gofer.Sandbox.Vfs;
 
 internal sealed partial class MountNamespace
 {
-    /// <summary>Symlinks followed so far in one path operation (Linux counts across nested resolutions).</summary>
-    private sealed class WalkState
+    /// <summary>
+    /// One path operation's state: symlinks followed so far (Linux counts across nested resolutions), and the
+    /// dentries it reached, pinned until the operation ends so the LRU cannot evict (and release the node of) a
+    /// dentry an operation is still using, even with concurrent operations filling the cache.
+    /// </summary>
+    private sealed class WalkState(MountNamespace ns) : IAsyncDisposable
     {
-        public int Symlinks;
+        private List<Dentry>? _held;
+
+        public int Symlinks { get; set; }
+
+        /// <summary>Pins a dentry for the rest of the operation. Caller may hold the tree lock.</summary>
+        public void Hold(Dentry d)
+        {
+            ns.Pin(d);
+            (_held ??= []).Add(d);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_held is null)
+            {
+                return;
+            }
+
+            foreach (var d in _held)
+            {
+                await ns.UnpinAsync(d).ConfigureAwait(false);
+            }
+
+            _held = null;
+        }
     }
 
     /// <summary>A path split into "everything but the last name" and the last name.</summary>
@@ -19,11 +47,11 @@ internal sealed partial class MountNamespace
     }
 
     /// <summary>Resolves a whole path; <paramref name="follow"/> says whether a final symlink is followed.</summary>
-    internal ValueTask<Location> ResolveAsync(string path, bool follow, CancellationToken ct = default) =>
-        ResolveAsync(Cwd, path, follow, new WalkState(), ct);
+    private ValueTask<Location> ResolveAsync(WalkState st, string path, bool follow, CancellationToken ct) =>
+        ResolveAsync(Cwd, path, follow, st, ct);
 
-    internal ValueTask<ParentAndName> ResolveParentAsync(string path, CancellationToken ct = default) =>
-        ResolveParentAsync(Cwd, path, new WalkState(), ct);
+    private ValueTask<ParentAndName> ResolveParentAsync(WalkState st, string path, CancellationToken ct) =>
+        ResolveParentAsync(Cwd, path, st, ct);
 
     private async ValueTask<Location> ResolveAsync(Location start, string path, bool follow, WalkState st, CancellationToken ct)
     {
@@ -85,11 +113,12 @@ internal sealed partial class MountNamespace
         else if (name == "..")
         {
             loc = Parent(dir);
+            st.Hold(loc.Dentry);
         }
         else
         {
             CheckName(name);
-            var child = await LookupChildAsync(dir, name, ct).ConfigureAwait(false);
+            var child = await LookupChildAsync(dir, name, st, ct).ConfigureAwait(false);
             loc = CrossDown(new Location(dir.Mount, child));
             if (follow && loc.Node.Type == FileType.Symlink)
             {
@@ -132,18 +161,18 @@ internal sealed partial class MountNamespace
     }
 
     /// <summary>Looks up the last name of a split path without following it (ENOENT if absent).</summary>
-    private async ValueTask<Location> LookupLastAsync(ParentAndName pn, CancellationToken ct)
+    private async ValueTask<Location> LookupLastAsync(ParentAndName pn, WalkState st, CancellationToken ct)
     {
-        var child = await LookupChildAsync(pn.Parent, pn.Name, ct).ConfigureAwait(false);
+        var child = await LookupChildAsync(pn.Parent, pn.Name, st, ct).ConfigureAwait(false);
         return new Location(pn.Parent.Mount, child);
     }
 
     /// <summary>Like <see cref="LookupLastAsync"/> but null when absent.</summary>
-    private async ValueTask<Location?> TryLookupLastAsync(ParentAndName pn, CancellationToken ct)
+    private async ValueTask<Location?> TryLookupLastAsync(ParentAndName pn, WalkState st, CancellationToken ct)
     {
         try
         {
-            return await LookupLastAsync(pn, ct).ConfigureAwait(false);
+            return await LookupLastAsync(pn, st, ct).ConfigureAwait(false);
         }
         catch (VfsException e) when (e.Errno == Errno.ENOENT)
         {

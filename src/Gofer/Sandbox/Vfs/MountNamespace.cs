@@ -75,7 +75,8 @@ internal sealed partial class MountNamespace
     /// <summary>Mounts <paramref name="spec"/> at its destination, which must exist (see <see cref="ApplyMountsAsync"/>).</summary>
     public async ValueTask<Mount> MountAsync(MountSpec spec, CancellationToken ct = default)
     {
-        var at = await ResolveAsync(spec.Destination, follow: true, ct).ConfigureAwait(false);
+        await using var st = new WalkState(this);
+        var at = await ResolveAsync(st, spec.Destination, follow: true, ct).ConfigureAwait(false);
         var fs = await WrapOverlayAsync(spec, ct).ConfigureAwait(false);
         lock (_tree)
         {
