@@ -15,6 +15,7 @@ public class DentryCacheTests
         public int Lookups;
         public int Released;
         public int Revalidations;
+        public int LastBatch;
 
         public TmpfsFileSystem Inner => inner;
 
@@ -31,6 +32,7 @@ public class DentryCacheTests
         public async ValueTask<int> RevalidateAsync(INode start, IReadOnlyList<RevalidateStep> steps, CancellationToken ct = default)
         {
             Interlocked.Increment(ref Revalidations);
+            LastBatch = steps.Count;
             INode dir = ((ProbeNode)start).Inner;
             int valid = 0;
             foreach (var s in steps)
@@ -224,6 +226,34 @@ public class DentryCacheTests
         await fs.Inner.Root.UnlinkAsync("f0");
         await ThrowsErrno(Errno.ENOENT, () => ns.StatAsync("/m/f0"));
         Assert.Equal(2, fs.Released);
+    }
+
+    [Fact]
+    public async Task Revalidation_of_a_cached_path_is_one_batch_and_stale_tails_are_walked_again()
+    {
+        var (ns, fs) = await ProbeNamespaceAsync(new DentryCachePolicy(true, 0), 0);
+        var setup = fs.Inner.Root;
+        var a = await setup.MkdirAsync("a", 0x1ED, Credentials.Root);
+        var b = await a.MkdirAsync("b", 0x1ED, Credentials.Root);
+        await b.CreateAsync("c", 0x1A4, Credentials.Root);
+        await ns.StatAsync("/m/a/b/c");
+        Assert.Equal(3, fs.Lookups);
+        Assert.Equal(0, fs.Revalidations);
+
+        // All three cached: one RPC-shaped call checks the whole chain, no lookups.
+        await ns.StatAsync("/m/a/b/c");
+        Assert.Equal(1, fs.Revalidations);
+        Assert.Equal(3, fs.LastBatch);
+        Assert.Equal(3, fs.Lookups);
+
+        // The host replaces b: a stays valid, b and below are dropped and walked again.
+        await a.RenameAsync("b", a, "old-b", RenameFlags.None);
+        var nb = await a.MkdirAsync("b", 0x1ED, Credentials.Root);
+        await nb.CreateAsync("c", 0x1A4, Credentials.Root);
+        await ns.StatAsync("/m/a/b/c");
+        Assert.Equal(2, fs.Revalidations);
+        Assert.Equal(5, fs.Lookups);
+        Assert.Equal(2, fs.Released); // old b and old c, each once
     }
 
     [Fact]

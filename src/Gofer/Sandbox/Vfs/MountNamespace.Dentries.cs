@@ -60,18 +60,74 @@ internal sealed partial class MountNamespace
                 return cached;
             }
 
-            int valid = await fs.RevalidateAsync(dir.Node, [new RevalidateStep(name, cached.Node)], ct).ConfigureAwait(false);
-            if (valid >= 1)
+            if (st.Validated?.Contains(cached) == true)
             {
                 Touch(cached);
                 return cached;
             }
 
-            await DetachAsync(cached).ConfigureAwait(false);
+            var chain = CollectCachedChain(cached, name, st);
+            int valid = await fs.RevalidateAsync(dir.Node, [.. chain.Select(d => new RevalidateStep(d.Name, d.Node))], ct).ConfigureAwait(false);
+            valid = Math.Clamp(valid, 0, chain.Count);
+            st.Validated ??= new HashSet<Dentry>(ReferenceEqualityComparer.Instance);
+            for (int k = 0; k < valid; k++)
+            {
+                st.Validated.Add(chain[k]);
+            }
+
+            if (valid < chain.Count)
+            {
+                // The first stale dentry goes with its cached subtree; the walk will look it up afresh.
+                await DetachAsync(chain[valid]).ConfigureAwait(false);
+            }
+
+            if (valid >= 1)
+            {
+                Touch(cached);
+                return cached;
+            }
         }
 
         var node = await dir.Node.LookupAsync(name, ct).ConfigureAwait(false);
         return await AddChildAsync(dir.Dentry, name, node, fs, st).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// gVisor's batching: from a cached child, the chain of already-cached dentries along the rest of the path,
+    /// stopping at anything that is not a plain cached directory entry (a symlink, a mount point, a synthetic
+    /// dentry, "." or "..").
+    /// </summary>
+    private List<Dentry> CollectCachedChain(Dentry first, string name, WalkState st)
+    {
+        var chain = new List<Dentry> { first };
+        if (st.Comps is not { } comps || st.Index >= comps.Length || comps[st.Index] != name)
+        {
+            return chain;
+        }
+
+        lock (_tree)
+        {
+            var prev = first;
+            for (int j = st.Index + 1; j < comps.Length; j++)
+            {
+                string n = comps[j];
+                if (n is "." or ".." || prev.Node.Type != FileType.Directory || prev.MountCount > 0)
+                {
+                    break;
+                }
+
+                var next = prev.Children?.GetValueOrDefault(n);
+                if (next is null || next.IsSynthetic || next.MountCount > 0)
+                {
+                    break;
+                }
+
+                chain.Add(next);
+                prev = next;
+            }
+        }
+
+        return chain;
     }
 
     private bool IsMountPointDentry(Dentry d)

@@ -15,6 +15,15 @@ internal sealed partial class MountNamespace
 
         public int Symlinks { get; set; }
 
+        /// <summary>The components being walked and the index of the current one: the rest of the path, which
+        /// lets a revalidating filesystem check every cached dentry ahead in one batch.</summary>
+        public string[]? Comps { get; set; }
+
+        public int Index { get; set; }
+
+        /// <summary>Dentries a batch already revalidated during this operation.</summary>
+        public HashSet<Dentry>? Validated { get; set; }
+
         /// <summary>Pins a dentry for the rest of the operation. Caller may hold the tree lock.</summary>
         public void Hold(Dentry d)
         {
@@ -86,8 +95,13 @@ internal sealed partial class MountNamespace
 
         for (int i = 0; i < comps.Length - 1; i++)
         {
+            st.Comps = comps;
+            st.Index = i;
             cur = await StepAsync(cur, comps[i], follow: true, mustBeDir: true, st, ct).ConfigureAwait(false);
         }
+
+        st.Comps = comps;
+        st.Index = comps.Length - 1;
 
         if (cur.Node.Type != FileType.Directory)
         {
