@@ -257,6 +257,56 @@ public class DentryCacheTests
     }
 
     [Fact]
+    public async Task Concurrent_walks_with_a_tiny_cache_never_use_a_released_node()
+    {
+        var (ns, fs) = await ProbeNamespaceAsync(new DentryCachePolicy(false, 2), 0);
+        for (int d = 0; d < 4; d++)
+        {
+            var dir = await fs.Inner.Root.MkdirAsync($"d{d}", 0x1ED, Credentials.Root);
+            for (int f = 0; f < 8; f++)
+            {
+                await dir.CreateAsync($"f{f}", 0x1A4, Credentials.Root);
+            }
+        }
+
+        // Each worker walks its own pseudo-random sequence; any use of a released node throws EBADF.
+        var workers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            var rng = new Random(w);
+            for (int i = 0; i < 300; i++)
+            {
+                string path = $"/m/d{rng.Next(4)}/f{rng.Next(8)}";
+                await ns.StatAsync(path);
+                if (i % 7 == 0)
+                {
+                    await using var f = await ns.OpenAsync(path, OpenFlags.ReadOnly);
+                    await ns.StatAsync($"/m/d{rng.Next(4)}/../d{rng.Next(4)}/f{rng.Next(8)}");
+                    await f.StatAsync();
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(workers);
+        Assert.True(fs.Released > 0);
+        Assert.True(ns.CachedEvictableCount(fs) <= 2);
+    }
+
+    [Fact]
+    public async Task An_operation_keeps_what_it_resolved_even_when_its_next_lookup_fills_the_cache()
+    {
+        // Capacity 1: resolving the rename's second path would evict the first path's parent if the operation
+        // did not hold it, and the rename would then run on a released node.
+        var (ns, fs) = await ProbeNamespaceAsync(new DentryCachePolicy(false, 1), 0);
+        var x = await fs.Inner.Root.MkdirAsync("x", 0x1ED, Credentials.Root);
+        await fs.Inner.Root.MkdirAsync("y", 0x1ED, Credentials.Root);
+        await x.CreateAsync("a", 0x1A4, Credentials.Root);
+        await ns.RenameAsync("/m/x/a", "/m/y/b");
+        await ns.StatAsync("/m/y/b");
+        await ThrowsErrno(Errno.ENOENT, () => ns.StatAsync("/m/x/a"));
+        await ns.LinkAsync("/m/y/b", "/m/x/c");
+        Assert.Equal(2u, (await ns.StatAsync("/m/x/c")).Nlink);
+    }
+
+    [Fact]
     public async Task Authoritative_mounts_never_revalidate()
     {
         var (ns, fs) = await ProbeNamespaceAsync(DentryCachePolicy.Authoritative, 1);
