@@ -307,6 +307,27 @@ public class DentryCacheTests
     }
 
     [Fact]
+    public async Task The_working_directory_is_never_evicted()
+    {
+        var (ns, fs) = await ProbeNamespaceAsync(new DentryCachePolicy(false, 1), 4);
+        await ns.ChdirAsync("/m/dir");
+        for (int i = 0; i < 4; i++)
+        {
+            await ns.StatAsync($"/m/f{i}");
+        }
+
+        await ns.WriteFileAsync("here", "relative");
+        Assert.Equal("relative", await ns.ReadFileAsync("/m/dir/here"));
+        await ns.ChdirAsync("/");
+        for (int i = 0; i < 4; i++)
+        {
+            await ns.StatAsync($"/m/f{i}");
+        }
+
+        Assert.True(ns.CachedEvictableCount(fs) <= 1);
+    }
+
+    [Fact]
     public async Task Authoritative_mounts_never_revalidate()
     {
         var (ns, fs) = await ProbeNamespaceAsync(DentryCachePolicy.Authoritative, 1);

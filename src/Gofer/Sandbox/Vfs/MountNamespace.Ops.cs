@@ -14,7 +14,11 @@ internal sealed partial class MountNamespace
             VfsException.Throw(Errno.ENOTDIR);
         }
 
+        // The working directory is held like an open directory, so the dentry cache never releases it.
+        Pin(loc.Dentry);
+        var old = Cwd;
         Cwd = loc;
+        await UnpinAsync(old.Dentry).ConfigureAwait(false);
     }
 
     public string Getcwd() => PathOf(Cwd);

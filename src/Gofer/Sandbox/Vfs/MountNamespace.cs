@@ -52,6 +52,7 @@ internal sealed partial class MountNamespace
         ns.RootMount = mount;
         ns._mountList.Add(mount);
         ns.Cwd = new Location(mount, mount.Root);
+        ns.Pin(mount.Root);
         return ns;
     }
 
