@@ -148,7 +148,9 @@ internal sealed class P9StreamExtractor
 
     private void Deliver(in Context context, Direction direction, uint sequence, ReadOnlySpan<byte> payload, bool truncated)
     {
-        int offset = (int)(sequence - direction.Next);
+        // Serial-number arithmetic (RFC 1982): the signed 32-bit distance survives sequence wrap-around. Widened
+        // to long before negating, as −int.MinValue does not fit an int.
+        long offset = (int)(sequence - direction.Next);
         if (offset > 0)
         {
             // Ahead of what we have: a segment is missing so far. Hold this one until the hole fills.
@@ -163,7 +165,7 @@ internal sealed class P9StreamExtractor
             return;
         }
 
-        int skip = -offset;
+        long skip = -offset;
         if (skip >= payload.Length && !(skip == payload.Length && truncated))
         {
             return; // a retransmission of bytes already delivered
@@ -171,7 +173,7 @@ internal sealed class P9StreamExtractor
 
         if (skip < payload.Length)
         {
-            Append(context, direction, payload[skip..]);
+            Append(context, direction, payload[(int)skip..]);
             direction.Next += (uint)(payload.Length - skip);
         }
 
@@ -189,7 +191,7 @@ internal sealed class P9StreamExtractor
             for (int i = 0; i < direction.Pending.Count; i++)
             {
                 var (pendingSequence, bytes) = direction.Pending[i];
-                int pendingOffset = (int)(pendingSequence - direction.Next);
+                long pendingOffset = (int)(pendingSequence - direction.Next);
                 if (pendingOffset > 0)
                 {
                     continue;
@@ -197,10 +199,10 @@ internal sealed class P9StreamExtractor
 
                 direction.Pending.RemoveAt(i);
                 direction.PendingBytes -= bytes.Length;
-                int pendingSkip = -pendingOffset;
+                long pendingSkip = -pendingOffset;
                 if (pendingSkip < bytes.Length)
                 {
-                    Append(context, direction, bytes.AsSpan(pendingSkip));
+                    Append(context, direction, bytes.AsSpan((int)pendingSkip));
                     direction.Next += (uint)(bytes.Length - pendingSkip);
                 }
 
