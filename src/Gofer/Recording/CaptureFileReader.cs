@@ -348,6 +348,12 @@ internal sealed class CaptureFileReader
 
     private void EnsureBuffer(int length)
     {
+        // A damaged length field must not make us allocate what the file cannot hold (when we can tell).
+        if (_in.CanSeek && length > _in.Length - _in.Position)
+        {
+            throw new CaptureFormatException($"a record of {length} bytes runs past the end of the file");
+        }
+
         if (_buffer.Length < length)
         {
             _buffer = new byte[Math.Max(length, _buffer.Length * 2)];

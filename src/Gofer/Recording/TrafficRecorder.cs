@@ -34,7 +34,7 @@ internal sealed partial class TrafficRecorder : IAsyncDisposable, IDisposable
     private readonly ILogger _logger;
     private readonly Channel<Item> _queue = Channel.CreateUnbounded<Item>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
-    private readonly Task _writer;
+    private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _startTimestamp;
     private readonly long _startUnixMicros;
     private readonly object _room = new(); // Monitor.Wait/PulseAll, which System.Threading.Lock lacks
@@ -53,7 +53,9 @@ internal sealed partial class TrafficRecorder : IAsyncDisposable, IDisposable
         _options = options;
         _startTimestamp = options.Time.GetTimestamp();
         _startUnixMicros = (options.Time.GetUtcNow().UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
-        _writer = Task.Run(WriteLoopAsync);
+        // A dedicated thread, not the thread pool: file writes are synchronous, and a slow disk (or producers
+        // blocked in RecordingOverflow.Block) must never starve the pool the server's connections run on.
+        new Thread(WriteLoop) { IsBackground = true, Name = "gofer-recorder" }.Start();
     }
 
     /// <summary>The directory the files go to.</summary>
@@ -104,7 +106,7 @@ internal sealed partial class TrafficRecorder : IAsyncDisposable, IDisposable
     {
         if (_closed)
         {
-            await _writer.ConfigureAwait(false);
+            await _writerDone.Task.ConfigureAwait(false);
             return;
         }
 
@@ -115,7 +117,7 @@ internal sealed partial class TrafficRecorder : IAsyncDisposable, IDisposable
             Monitor.PulseAll(_room);
         }
 
-        await _writer.ConfigureAwait(false);
+        await _writerDone.Task.ConfigureAwait(false);
     }
 
     /// <inheritdoc cref="DisposeAsync"/>
@@ -250,14 +252,15 @@ internal sealed partial class TrafficRecorder : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task WriteLoopAsync()
+    private void WriteLoop()
     {
         var reader = _queue.Reader;
         var open = new HashSet<ConnectionRecorder>();
         var dirty = new HashSet<ConnectionRecorder>();
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            _options.WriterGate?.GetAwaiter().GetResult();
+            while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
             {
                 while (reader.TryRead(out Item item))
                 {
@@ -296,6 +299,8 @@ internal sealed partial class TrafficRecorder : IAsyncDisposable, IDisposable
             {
                 connection.Close(_logger, Now());
             }
+
+            _writerDone.TrySetResult();
         }
     }
 

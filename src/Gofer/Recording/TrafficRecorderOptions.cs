@@ -28,4 +28,7 @@ internal sealed class TrafficRecorderOptions
 
     /// <summary>The clock (tests pass a fake one); timestamps are wall-clock anchored, monotonic in between.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Test hook: the background writer starts only when this completes (to fill the queue on purpose).</summary>
+    internal Task? WriterGate { get; init; }
 }

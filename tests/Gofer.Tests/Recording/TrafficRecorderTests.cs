@@ -124,24 +124,34 @@ public class TrafficRecorderTests
         using var dir = new TempDir();
         var recorder = TrafficRecorder.Create(dir.Path, new ListLogger(),
             new TrafficRecorderOptions { Overflow = RecordingOverflow.Block, MaxQueuedBytes = 64 * 1024 });
-        Parallel.For(0, 8, i =>
+        var threads = new List<Thread>();
+        for (int i = 0; i < 8; i++)
         {
-            using var connection = recorder.OpenConnection();
+            var connection = recorder.OpenConnection();
             // Reads and writes from two threads at once, as the server's read and write loops do.
-            var sending = Task.Run(() =>
+            var sending = new Thread(() =>
             {
                 for (ushort tag = 0; tag < 50; tag++)
                 {
                     connection.Sent(NinePFrames.Rread(tag, 3000));
                 }
             });
-            for (ushort tag = 0; tag < 50; tag++)
+            var receiving = new Thread(() =>
             {
-                connection.Received(NinePFrames.Tread(tag, 1, 0, 3000));
-            }
+                for (ushort tag = 0; tag < 50; tag++)
+                {
+                    connection.Received(NinePFrames.Tread(tag, 1, 0, 3000));
+                }
 
-            sending.Wait();
-        });
+                sending.Join();
+                connection.Dispose();
+            });
+            threads.Add(sending);
+            threads.Add(receiving);
+        }
+
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
         recorder.Dispose();
 
         string[] files = Directory.GetFiles(dir.Path);
@@ -249,5 +259,74 @@ public class TrafficRecorderTests
             Next = next;
             return next;
         }
+    }
+}
+
+public class TrafficRecorderOverflowTests
+{
+    [Fact]
+    public void When_the_writer_is_behind_chunks_are_dropped_counted_warned_once_and_show_as_a_gap()
+    {
+        using var dir = new TempDir();
+        var logger = new ListLogger();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        byte[] tversion = NinePFrames.Tversion(8192);
+        byte[] rversion = NinePFrames.Rversion(8192);
+        var recorder = TrafficRecorder.Create(dir.Path, logger, new TrafficRecorderOptions
+        {
+            Overflow = RecordingOverflow.Drop,
+            MaxQueuedBytes = tversion.Length + rversion.Length, // room for exactly the version exchange
+            WriterGate = gate.Task,
+        });
+        var connection = recorder.OpenConnection();
+        connection.Received(tversion);
+        connection.Sent(rversion);
+        for (ushort tag = 1; tag <= 3; tag++)
+        {
+            connection.Received(NinePFrames.Tclunk(tag, 0)); // no room: dropped, never blocks
+        }
+
+        connection.Dispose();
+        gate.SetResult();
+        recorder.Dispose();
+
+        Assert.Equal(3, recorder.DroppedChunks);
+        Assert.Equal(3 * 11, recorder.DroppedBytes);
+        Assert.Single(logger.Entries, e => e.Id.Id == 7002);
+        Assert.Single(logger.Entries, e => e.Id.Id == 7003);
+        var capture = P9CaptureReader.Read(Assert.Single(Directory.GetFiles(dir.Path)));
+        Assert.Equal([tversion, rversion], capture.Frames.Select(f => f.Bytes));
+        // The loss is visible as a sequence gap before the FIN, not spliced away: tshark would flag it too.
+        Assert.Empty(capture.Warnings); // nothing followed the gap, so no bytes were left undecoded
+    }
+
+    [Fact]
+    public async Task Blocking_mode_waits_for_room_and_loses_nothing()
+    {
+        using var dir = new TempDir();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var recorder = TrafficRecorder.Create(dir.Path, new ListLogger(), new TrafficRecorderOptions
+        {
+            Overflow = RecordingOverflow.Block,
+            MaxQueuedBytes = 100,
+            WriterGate = gate.Task,
+        });
+        var connection = recorder.OpenConnection();
+        var producer = Task.Run(() =>
+        {
+            for (ushort tag = 0; tag < 200; tag++)
+            {
+                connection.Received(NinePFrames.Tclunk(tag, 0));
+            }
+
+            connection.Dispose();
+        });
+        gate.SetResult();
+        await producer.WaitAsync(TimeSpan.FromMinutes(2)); // generous: bounds a hang, measures nothing
+        await recorder.DisposeAsync();
+
+        var capture = P9CaptureReader.Read(Assert.Single(Directory.GetFiles(dir.Path)));
+        Assert.Equal(Enumerable.Range(0, 200), capture.Frames.Select(f => (int)f.Tag));
+        Assert.Equal(0, recorder.DroppedChunks);
     }
 }
