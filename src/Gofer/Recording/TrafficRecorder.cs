@@ -34,6 +34,12 @@ internal sealed partial class TrafficRecorder : IAsyncDisposable, IDisposable
     private readonly ILogger _logger;
     private readonly Channel<Item> _queue = Channel.CreateUnbounded<Item>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    /// <summary>
+    /// Buffers are rented on the connections' threads and returned on the writer's, which defeats the shared
+    /// pool's per-thread caches (every rent would allocate). A pool of our own keeps them in common buckets;
+    /// 32 per size class bounds what it retains to about the queue's own bound.
+    /// </summary>
+    private readonly ArrayPool<byte> _buffers = ArrayPool<byte>.Create(maxArrayLength: 1 << 20, maxArraysPerBucket: 32);
     private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _startTimestamp;
     private readonly long _startUnixMicros;
@@ -140,12 +146,12 @@ internal sealed partial class TrafficRecorder : IAsyncDisposable, IDisposable
             return;
         }
 
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        byte[] buffer = _buffers.Rent(length);
         data.CopyTo(buffer);
         if (!_queue.Writer.TryWrite(new Item(connection, fromClient ? ItemKind.FromClient : ItemKind.FromServer, now, buffer, length)))
         {
             // The recorder was disposed while this connection still ran: nothing more is recorded.
-            ArrayPool<byte>.Shared.Return(buffer);
+            _buffers.Return(buffer);
             Release(length);
             connection.Stop();
         }
@@ -173,11 +179,11 @@ internal sealed partial class TrafficRecorder : IAsyncDisposable, IDisposable
             return;
         }
 
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        byte[] buffer = _buffers.Rent(length);
         data.CopyTo(buffer);
         if (!_queue.Writer.TryWrite(new Item(connection, fromClient ? ItemKind.FromClient : ItemKind.FromServer, now, buffer, length)))
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            _buffers.Return(buffer);
             Release(length);
             connection.Stop();
         }
@@ -288,7 +294,7 @@ internal sealed partial class TrafficRecorder : IAsyncDisposable, IDisposable
             {
                 if (item.Buffer is not null)
                 {
-                    ArrayPool<byte>.Shared.Return(item.Buffer);
+                    _buffers.Return(item.Buffer);
                     Release(item.Length);
                 }
             }
@@ -341,7 +347,7 @@ internal sealed partial class TrafficRecorder : IAsyncDisposable, IDisposable
         {
             if (item.Buffer is not null)
             {
-                ArrayPool<byte>.Shared.Return(item.Buffer);
+                _buffers.Return(item.Buffer);
                 Release(item.Length);
             }
         }
