@@ -37,7 +37,8 @@ internal sealed class PcapNgWriter
         var shbOptions = new List<(ushort, byte[])> { (OptShbUserAppl, Encoding.UTF8.GetBytes("gofer")) };
         if (!string.IsNullOrEmpty(comment))
         {
-            shbOptions.Add((OptComment, Encoding.UTF8.GetBytes(comment)));
+            // An option's length is 16 bits; a description is a label, so a short prefix is plenty.
+            shbOptions.Add((OptComment, Encoding.UTF8.GetBytes(comment.Length > 512 ? comment[..512] : comment)));
         }
 
         // SHB body: bom[4] major[2] minor[2] section_length[8] options. Section length −1 = not known in advance.
@@ -56,7 +57,7 @@ internal sealed class PcapNgWriter
         BinaryPrimitives.WriteUInt32LittleEndian(fixedIdb[4..], 0);
         WriteBlock(InterfaceDescriptionType, fixedIdb,
         [
-            (OptIfName, Encoding.UTF8.GetBytes(interfaceName)),
+            (OptIfName, Encoding.UTF8.GetBytes(interfaceName.Length > 512 ? interfaceName[..512] : interfaceName)),
             (OptIfTsResol, [6]), // 10^-6 s, the default, stated so readers need not assume it
         ]);
     }
