@@ -55,3 +55,23 @@ public class TraceCommandTests
         Assert.Equal("-0.000002", P9TraceWriter.RelativeSeconds(-2_500));
     }
 }
+
+public class TraceExtractTests
+{
+    [Fact]
+    public void Extract_writes_each_message_as_a_whole_frame()
+    {
+        using var dir = new TempDir();
+        string into = Path.Combine(dir.Path, "corpus");
+
+        int rc = TraceCommand.Run(CaptureReaderTests.Fixture("diod-cat-lo.pcapng"), new P9CaptureReaderOptions(), false, new StringWriter(), new StringWriter(), into);
+
+        Assert.Equal(0, rc);
+        string[] files = Directory.GetFiles(into).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(18, files.Length);
+        Assert.EndsWith("s0-000000-Tversion.bin", files[0], StringComparison.Ordinal);
+        byte[] tversion = File.ReadAllBytes(files[0]);
+        Assert.Equal(tversion.Length, BitConverter.ToInt32(tversion, 0));
+        Assert.Equal(100, tversion[4]);
+    }
+}
