@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Gofer.Recording;
+using P9.Protocol.Wire;
 
 namespace Gofer.Cli;
 
@@ -9,8 +10,8 @@ namespace Gofer.Cli;
 /// </summary>
 internal static class TraceCommand
 {
-    /// <summary>The renderer of one frame; the codec's Linux-debug-style formatter once it is present.</summary>
-    internal static P9FrameFormatter Formatter { get; } = P9TraceWriter.FallbackFormat;
+    /// <summary>The renderer of one frame: the codec's formatter, in the style of the Linux 9p debug output.</summary>
+    internal static P9FrameFormatter Formatter { get; } = P9Trace.Format;
 
     public static Command Create()
     {
@@ -96,7 +97,7 @@ internal static class TraceCommand
         for (int i = 0; i < capture.Frames.Count; i++)
         {
             var frame = capture.Frames[i];
-            string name = P9MessageNames.Name(frame.Type) ?? $"type{frame.Type}";
+            string name = P9MessageTypes.Name(frame.Type) ?? $"type{frame.Type}";
             File.WriteAllBytes(Path.Combine(directory, FormattableString.Invariant($"s{frame.Stream}-{i:D6}-{name}.bin")), frame.Bytes);
         }
     }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using P9.Protocol.Wire;
 
 namespace Gofer.Recording;
 
@@ -22,7 +23,7 @@ internal sealed class P9TraceWriter
     public P9TraceWriter(TextWriter output, P9FrameFormatter? format = null, bool ascii = false)
     {
         _out = output;
-        _format = format ?? FallbackFormat;
+        _format = format ?? P9Trace.Format;
         _ascii = ascii;
     }
 
@@ -43,7 +44,7 @@ internal sealed class P9TraceWriter
         }
     }
 
-    /// <summary>One line: <c>0 → 0.000123 Tversion tag 65535 msize 8192 version '9P2000.L'</c>.</summary>
+    /// <summary>One line: <c>0 → 0.000123 Tversion tag 65535 msize 65536 version '9P2000.L'</c>.</summary>
     public string Line(P9Frame frame, long originNs)
     {
         string arrow = frame.Direction == P9Direction.ClientToServer ? (_ascii ? "C" : "→") : (_ascii ? "S" : "←");
@@ -60,7 +61,7 @@ internal sealed class P9TraceWriter
         return string.Create(CultureInfo.InvariantCulture, $"{sign}{magnitude / 1_000_000}.{magnitude % 1_000_000:D6}");
     }
 
-    /// <summary>What is printed without the codec: the type's name, tag and size.</summary>
+    /// <summary>A terse rendering (type name, tag, size) for when the full one is not wanted.</summary>
     public static string FallbackFormat(ReadOnlySpan<byte> frame)
     {
         if (frame.Length < 7)
@@ -71,84 +72,7 @@ internal sealed class P9TraceWriter
         uint size = BinaryPrimitives.ReadUInt32LittleEndian(frame);
         byte type = frame[4];
         ushort tag = BinaryPrimitives.ReadUInt16LittleEndian(frame[5..]);
-        string name = P9MessageNames.Name(type) ?? string.Create(CultureInfo.InvariantCulture, $"type{type}");
+        string name = P9MessageTypes.Name(type) ?? string.Create(CultureInfo.InvariantCulture, $"type{type}");
         return string.Create(CultureInfo.InvariantCulture, $"{name} tag {tag} size {size}");
     }
-}
-
-/// <summary>Message type names of 9P2000 and 9P2000.L (linux include/net/9p/9p.h, enum p9_msg_t).</summary>
-internal static class P9MessageNames
-{
-    public static string? Name(byte type) => type switch
-    {
-        6 => "Tlerror",
-        7 => "Rlerror",
-        8 => "Tstatfs",
-        9 => "Rstatfs",
-        12 => "Tlopen",
-        13 => "Rlopen",
-        14 => "Tlcreate",
-        15 => "Rlcreate",
-        16 => "Tsymlink",
-        17 => "Rsymlink",
-        18 => "Tmknod",
-        19 => "Rmknod",
-        20 => "Trename",
-        21 => "Rrename",
-        22 => "Treadlink",
-        23 => "Rreadlink",
-        24 => "Tgetattr",
-        25 => "Rgetattr",
-        26 => "Tsetattr",
-        27 => "Rsetattr",
-        30 => "Txattrwalk",
-        31 => "Rxattrwalk",
-        32 => "Txattrcreate",
-        33 => "Rxattrcreate",
-        40 => "Treaddir",
-        41 => "Rreaddir",
-        50 => "Tfsync",
-        51 => "Rfsync",
-        52 => "Tlock",
-        53 => "Rlock",
-        54 => "Tgetlock",
-        55 => "Rgetlock",
-        70 => "Tlink",
-        71 => "Rlink",
-        72 => "Tmkdir",
-        73 => "Rmkdir",
-        74 => "Trenameat",
-        75 => "Rrenameat",
-        76 => "Tunlinkat",
-        77 => "Runlinkat",
-        100 => "Tversion",
-        101 => "Rversion",
-        102 => "Tauth",
-        103 => "Rauth",
-        104 => "Tattach",
-        105 => "Rattach",
-        106 => "Terror",
-        107 => "Rerror",
-        108 => "Tflush",
-        109 => "Rflush",
-        110 => "Twalk",
-        111 => "Rwalk",
-        112 => "Topen",
-        113 => "Ropen",
-        114 => "Tcreate",
-        115 => "Rcreate",
-        116 => "Tread",
-        117 => "Rread",
-        118 => "Twrite",
-        119 => "Rwrite",
-        120 => "Tclunk",
-        121 => "Rclunk",
-        122 => "Tremove",
-        123 => "Rremove",
-        124 => "Tstat",
-        125 => "Rstat",
-        126 => "Twstat",
-        127 => "Rwstat",
-        _ => null,
-    };
 }

@@ -22,6 +22,8 @@ public class TraceCommandTests
         Assert.StartsWith("0 → 0.000389 Tversion", lines[1], StringComparison.Ordinal);
         Assert.StartsWith("0 ← 0.000590 Rversion", lines[2], StringComparison.Ordinal);
         Assert.Matches(@"^0 [→←] \d+\.\d{6} [TR][a-z]+ ", lines[^1]);
+        // The message text is the codec's (P9Trace.Format), not the terse fallback.
+        Assert.Contains("0 → 0.002386 Twalk tag 0 fid 0 newfid 1 nwname 1 'hello.txt'", lines);
     }
 
     [Fact]

@@ -110,12 +110,15 @@ public static class TsharkAgreement
 {
     /// <summary>
     /// Asserts that our reader and tshark see the same (stream, type, tag) sequence, that it is not empty, that
-    /// <c>gofer trace</c> prints one line per message, and returns the number of messages.
+    /// <c>gofer trace</c> prints one line per message naming the same type, and (unless
+    /// <paramref name="allowBadFrames"/>) that the codec decoded every message. Returns the number of messages.
     /// </summary>
     /// <param name="capture">A pcap or pcapng file.</param>
     /// <param name="ports">Ports to decode as 9P (default 564), for both decoders.</param>
-    public static int AssertSameDecode(string capture, params int[] ports)
+    /// <param name="allowBadFrames">True for captures that carry malformed messages on purpose.</param>
+    public static int AssertSameDecode(string capture, int[]? ports = null, bool allowBadFrames = false)
     {
+        ports ??= [];
         var options = new P9CaptureReaderOptions
         {
             Ports = (ports.Length == 0 ? [564] : ports).ToHashSet(),
@@ -141,6 +144,11 @@ public static class TsharkAgreement
             string[] parts = lines[i].Split(' ', 4);
             Assert.Equal(ours.Frames[i].Stream.ToString(CultureInfo.InvariantCulture), parts[0]);
             Assert.Equal(ours.Frames[i].Type % 2 == 0 ? "→" : "←", parts[1]);
+            if (!allowBadFrames)
+            {
+                Assert.DoesNotContain("<bad frame", parts[3], StringComparison.Ordinal);
+                Assert.StartsWith(P9.Protocol.Wire.P9MessageTypes.Name(ours.Frames[i].Type) + " ", parts[3], StringComparison.Ordinal);
+            }
         }
 
         return mine.Count;

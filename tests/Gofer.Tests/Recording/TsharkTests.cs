@@ -33,6 +33,6 @@ public class TsharkTests
         string file = Path.Combine(dir.Path, "other-port.pcap");
         File.WriteAllBytes(file, capture.ToPcap());
 
-        Assert.Equal(6, TsharkAgreement.AssertSameDecode(file, 5640));
+        Assert.Equal(6, TsharkAgreement.AssertSameDecode(file, [5640]));
     }
 }
