@@ -41,14 +41,15 @@ internal sealed record HardenedExport(
     public static HardenedExport FromMountOptions(string source, IEnumerable<string> options, bool forceReadOnly = false)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ulong flags = MountOptions.ToFlags(options, LinuxConstants.MS_NOSUID | LinuxConstants.MS_NODEV | LinuxConstants.MS_NOEXEC);
+        List<string> list = [.. options];
+        ulong flags = MountOptions.ToFlags(list, LinuxConstants.MS_NOSUID | LinuxConstants.MS_NODEV | LinuxConstants.MS_NOEXEC);
         return new HardenedExport(
             source,
             ReadOnly: forceReadOnly || (flags & LinuxConstants.MS_RDONLY) != 0,
             NoSuid: (flags & LinuxConstants.MS_NOSUID) != 0,
             NoDev: (flags & LinuxConstants.MS_NODEV) != 0,
             NoExec: (flags & LinuxConstants.MS_NOEXEC) != 0,
-            Recursive: (flags & LinuxConstants.MS_REC) != 0 || !options.Contains("bind", StringComparer.Ordinal));
+            Recursive: (flags & LinuxConstants.MS_REC) != 0 || !list.Contains("bind", StringComparer.Ordinal));
     }
 }
 
