@@ -58,6 +58,12 @@ internal sealed class HardenedLaunchSpec
     /// not start without /proc (glibc reads /proc/self/maps for the main thread's stack).
     /// </summary>
     public bool MountProc { get; init; } = true;
+
+    /// <summary>
+    /// Install <see cref="SeccompDenyList"/> for the child (x86-64; on architectures without a
+    /// table the child runs without a filter).
+    /// </summary>
+    public bool Seccomp { get; init; } = true;
 }
 
 /// <summary>Descriptor <paramref name="ParentFd"/> of the caller becomes <paramref name="ChildFd"/> in the child.</summary>

@@ -39,6 +39,7 @@ internal enum ConfineStep
     ClearAmbientCapabilities,
     ClearInheritableCapabilities,
     NoNewPrivileges,
+    Seccomp,
     Spawn,
 }
 
@@ -94,6 +95,7 @@ internal unsafe struct ConfinePlan
     public byte** Envp;
     public void* FileActions;
     public void* SpawnAttributes;
+    public void* SeccompProgram; // struct sock_fprog*, null for none
 
     // C strings the syscalls take.
     public byte* Empty;
@@ -441,6 +443,15 @@ internal static partial class HardenedLauncher
             goto Cleanup;
         }
 
+        // 14. The syscall filter (this thread only: no SECCOMP_FILTER_FLAG_TSYNC), inherited by
+        //     the child across exec. no_new_privs lets an unprivileged filter be installed.
+        if (p->SeccompProgram != null
+            && ConfinedLibc.Prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, (ulong)p->SeccompProgram, 0, 0) != 0)
+        {
+            Fail(p, ConfineStep.Seccomp, *ConfinedLibc.ErrnoLocation());
+            goto Cleanup;
+        }
+
         // Our handles on the new mounts are process-wide fds: close them before spawning.
         for (int i = 0; i < p->BindCount; i++)
         {
@@ -451,7 +462,7 @@ internal static partial class HardenedLauncher
             }
         }
 
-        // 14. Spawn. glibc's posix_spawn clones with CLONE_VM|CLONE_VFORK but neither CLONE_FS
+        // 15. Spawn. glibc's posix_spawn clones with CLONE_VM|CLONE_VFORK but neither CLONE_FS
         //     nor CLONE_THREAD: the child gets a copy of this thread's root and namespaces.
         int pid = 0;
         int spawnError = ConfinedLibc.PosixSpawn(&pid, p->Executable, p->FileActions, p->SpawnAttributes, p->Argv, p->Envp);

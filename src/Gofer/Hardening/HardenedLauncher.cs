@@ -207,6 +207,17 @@ internal static partial class HardenedLauncher
             plan->DropCapabilities[i] = drop[i];
         }
 
+        if (spec.Seccomp && SeccompDenyList.BuildProgram() is { } filter)
+        {
+            // struct sock_fprog { unsigned short len; struct sock_filter *filter; }: 16 bytes on 64-bit.
+            ulong* instructions = arena.Alloc<ulong>(filter.Length);
+            filter.CopyTo(new Span<ulong>(instructions, filter.Length));
+            byte* program = arena.Bytes(16);
+            *(ushort*)program = (ushort)filter.Length;
+            *(ulong**)(program + 8) = instructions;
+            plan->SeccompProgram = program;
+        }
+
         plan->Executable = arena.Utf8(tree.Executable);
         plan->Argv = arena.Utf8Vector(spec.Arguments);
         plan->Envp = arena.Utf8Vector(spec.Environment.Select(kv => kv.Key + "=" + kv.Value));

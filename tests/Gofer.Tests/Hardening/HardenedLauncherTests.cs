@@ -125,6 +125,22 @@ public sealed class HardenedLauncherTests
     }
 
     [RootFact]
+    public async Task The_namespace_init_is_out_of_the_childs_reach()
+    {
+        using var export = new TempDir();
+        // init holds more capabilities than the child and was made non-dumpable: its root,
+        // descriptors (it shares the supervisor's table) and memory must stay closed to the
+        // child. Listing /proc/1/fd is allowed by procfs (uid match) and shows numbers only.
+        var result = await Confined.ShellAsync(
+            "ls /proc/1/root/; echo rc=$?; readlink /proc/1/fd/1 || echo rc=1; cat /proc/1/fd/1; echo rc=$?; cat /proc/1/maps; echo rc=$?",
+            [new HardenedExport(export.Path, ReadOnly: true)]);
+
+        Assert.True(CountOccurrences(result.Output, "rc=1") == 4, result.Output);
+        Assert.Contains("Permission denied", result.Output, StringComparison.Ordinal);
+        Assert.Equal(0, result.ExitCode);
+    }
+
+    [RootFact]
     public async Task Child_has_its_own_network_namespace()
     {
         using var export = new TempDir();
@@ -328,4 +344,52 @@ public sealed class HardenedLauncherTests
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "close", SetLastError = true)]
     private static extern int Close(int fd);
+}
+
+[Collection("Hardening")]
+public sealed class SeccompAndRepetitionTests
+{
+    [RootFact]
+    public async Task Seccomp_filter_is_installed_and_refuses_namespace_escapes_even_with_CAP_SYS_ADMIN()
+    {
+        if (SeccompDenyList.ForCurrentArchitecture() is null)
+        {
+            return; // no syscall table for this architecture yet: nothing to check
+        }
+
+        using var export = new TempDir();
+        // Keep CAP_SYS_ADMIN on purpose: only the filter can be what refuses unshare then.
+        var filtered = await Confined.ShellAsync(
+            "grep -E '^Seccomp' /proc/self/status; busybox unshare -m true; echo rc=$?",
+            [new HardenedExport(export.Path, ReadOnly: true)],
+            b => b.RetainedCapabilities = [.. ServingCapabilities.Default, Capability.SysAdmin]);
+        Assert.Contains("Seccomp:\t2", filtered.Output, StringComparison.Ordinal);
+        Assert.Contains("Operation not permitted", filtered.Output, StringComparison.Ordinal);
+        Assert.Contains("rc=1", filtered.Output, StringComparison.Ordinal);
+
+        var unfiltered = await Confined.ShellAsync(
+            "busybox unshare -m true; echo rc=$?",
+            [new HardenedExport(export.Path, ReadOnly: true)],
+            b =>
+            {
+                b.RetainedCapabilities = [.. ServingCapabilities.Default, Capability.SysAdmin];
+                b.Seccomp = false;
+            });
+        Assert.Equal("rc=0\n", unfiltered.Output);
+    }
+
+    [RootFact]
+    public async Task Many_launches_in_a_row_keep_working()
+    {
+        // Past the runtime's tier-up call-count threshold (30): nothing the confining thread
+        // runs may start compiling or create a thread from inside the new namespaces.
+        using var export = new TempDir();
+        for (int i = 0; i < 40; i++)
+        {
+            var result = await Confined.ShellAsync("echo $$", [new HardenedExport(export.Path, ReadOnly: true)]);
+            Assert.Equal("2\n", result.Output);
+        }
+
+        Assert.True(Directory.Exists("/etc"));
+    }
 }

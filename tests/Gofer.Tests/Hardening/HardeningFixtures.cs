@@ -104,6 +104,8 @@ internal sealed class HardenedLaunchSpecBuilder
 
     public bool NewNetworkNamespace { get; set; } = true;
 
+    public bool Seccomp { get; set; } = true;
+
     public HardenedLaunchSpec Build(IReadOnlyList<FdMapping> fds) => new()
     {
         Exports = Exports,
@@ -114,6 +116,7 @@ internal sealed class HardenedLaunchSpecBuilder
         ExecSupport = ExecSupport,
         RetainedCapabilities = RetainedCapabilities ?? ServingCapabilities.Default,
         NewNetworkNamespace = NewNetworkNamespace,
+        Seccomp = Seccomp,
     };
 }
 
