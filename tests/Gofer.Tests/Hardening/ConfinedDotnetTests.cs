@@ -40,6 +40,29 @@ public sealed class ConfinedDotnetTests
     }
 
     [RootFact]
+    public async Task The_gofer_apphost_runs_confined()
+    {
+        using var export = new TempDir();
+        string apphost = Path.Combine(AppContext.BaseDirectory, "gofer");
+        Assert.True(File.Exists(apphost), "the test output is expected to carry the gofer apphost");
+        // The apphost finds the shared runtime through DOTNET_ROOT, which ConfinedProgram sets.
+        ConfinedProgram gofer = Gofer() with { Executable = apphost, LeadingArguments = [apphost] };
+        var builder = new HardenedLaunchSpecBuilder
+        {
+            Exports = [new HardenedExport(export.Path, ReadOnly: true)],
+            Executable = gofer.Executable,
+            Arguments = [.. gofer.LeadingArguments, "--help"],
+            Environment = new Dictionary<string, string>(gofer.Environment),
+            ExecSupport = gofer.ExecSupport,
+        };
+
+        var result = await Confined.RunAsync(builder);
+
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}: {result.Output}");
+        Assert.Contains("serve", result.Output, StringComparison.Ordinal);
+    }
+
+    [RootFact]
     public void ServeHardening_hands_the_exports_inside_paths_and_refuses_a_nested_hardened()
     {
         using var export = new TempDir();
