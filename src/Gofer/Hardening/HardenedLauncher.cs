@@ -20,6 +20,7 @@ namespace Gofer.Hardening;
 internal static partial class HardenedLauncher
 {
     private static readonly Lock PrepareLock = new();
+    private static readonly Lock LaunchLock = new();
     private static bool s_prepared;
 
     /// <summary>
@@ -107,8 +108,13 @@ internal static partial class HardenedLauncher
                 IsBackground = true,
                 Name = "gofer-confine",
             };
-            thread.Start((nint)plan);
-            thread.Join();
+            // One confinement at a time: the confining thread flips the process-wide dumpable
+            // flag around the init's clone, and two of them interleaving could leave an init dumpable.
+            lock (LaunchLock)
+            {
+                thread.Start((nint)plan);
+                thread.Join();
+            }
 
             if (plan->FailedStep != ConfineStep.None)
             {
