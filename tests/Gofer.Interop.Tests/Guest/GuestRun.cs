@@ -22,9 +22,12 @@ public enum GuestTransport
 /// <param name="Label">Names the mount point and the work directory; unique within a boot.</param>
 /// <param name="Options">Mount options after version/aname/trans, comma separated.</param>
 /// <param name="Heavy">Whether the heavy checks (256 MiB file, 10 000 entries, fsx) run here.</param>
-public sealed record GuestMount(string Label, string Options, bool Heavy)
+/// <param name="Extra">Heavy checks to run here even when <paramref name="Heavy"/> is false.</param>
+public sealed record GuestMount(string Label, string Options, bool Heavy, IReadOnlyList<string>? Extra = null)
 {
-    public IEnumerable<string> Checks => GuestChecks.All.Where(c => Heavy || !c.Heavy).Select(c => c.Name);
+    /// <summary>The checks this mount runs, in the checker's order.</summary>
+    public IEnumerable<string> Checks =>
+        GuestChecks.All.Where(c => Heavy || !c.Heavy || (Extra?.Contains(c.Name) ?? false)).Select(c => c.Name);
 }
 
 /// <summary>One QEMU boot: a transport and the mounts made one after the other.</summary>
@@ -41,13 +44,16 @@ public static class GuestChecks
         new("big_file_256m", true), new("mkdir_rmdir", false), new("rename_file", false), new("rename_dir", false),
         new("hardlink", false), new("symlink", false), new("chmod", false), new("chown", false), new("utime", false),
         new("bigdir_10000", true), new("unlink_open", false), new("xattr", false), new("fcntl_lock", false),
-        new("flock", false), new("mkfifo", false), new("statfs", false), new("rmtree", false), new("fsx_20000", true),
+        new("flock", false), new("mkfifo", false), new("statfs", false), new("rmtree", false), new("fsx_2000", false),
+        new("fsx_20000", true),
     ];
 }
 
 /// <summary>
-/// The boots the suite makes. TCG emulation is slow (all of them take ~10 min on 2 cores), so the
-/// heavy checks run in two mounts of one boot and every other mount runs the light set.
+/// The boots the suite makes. TCG emulation is slow, so the heavy checks (256 MiB file, 10 000
+/// entries, fsx) run in the cache=none TCP mount only, plus the 20 000-op fsx over the fd
+/// transport: under cache=loose the 6.1 kernel writes back page by page and the three heavy
+/// checks alone took ~14 min (measured against diod). Every mount runs fsx_2000.
 /// uname=root: diod with -N cannot look up the default uname "nobody" and refuses the attach.
 /// </summary>
 public static class GuestPlan
@@ -59,7 +65,7 @@ public static class GuestPlan
         GuestTransport.Tcp,
         [
             new("none_user", $"cache=none,access=user,msize=1048576,{CommonOptions}", Heavy: true),
-            new("loose_client", $"cache=loose,access=client,msize=1048576,{CommonOptions}", Heavy: true),
+            new("loose_client", $"cache=loose,access=client,msize=1048576,{CommonOptions}", Heavy: false),
             new("mmap_client", $"cache=mmap,access=client,{CommonOptions}", Heavy: false),
         ],
         TimeSpan.FromMinutes(30));
@@ -67,7 +73,7 @@ public static class GuestPlan
     public static readonly GuestBoot Fd = new(
         "fd",
         GuestTransport.Fd,
-        [new("fd_none_user", $"cache=none,access=user,msize=1048576,{CommonOptions}", Heavy: false)],
+        [new("fd_none_user", $"cache=none,access=user,msize=1048576,{CommonOptions}", Heavy: false, Extra: ["fsx_20000"])],
         TimeSpan.FromMinutes(15));
 
     public static readonly IReadOnlyList<GuestBoot> Boots = [Tcp, Fd];
@@ -219,7 +225,7 @@ public static class GuestRunner
 
             List<string> qemuArgs =
             [
-                "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "1024",
+                "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", "1024",
                 "-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio",
                 "-kernel", image.Kernel, "-initrd", image.Initramfs,
             ];
@@ -323,7 +329,8 @@ public static class GuestRunner
         };
     }
 
-    private static string SetOf(GuestMount m) => m.Heavy ? "all" : "light";
+    // Always the explicit list, so the guest runs exactly what the tests expect.
+    private static string SetOf(GuestMount m) => string.Join('+', m.Checks);
 
     private static Process Start(IReadOnlyList<string> argv, Action<string> onOut, Action<string> onErr)
     {
