@@ -4,7 +4,7 @@ using System.Diagnostics;
 namespace Gofer.Interop.Tests.Guest;
 
 /// <summary>The prepared guest: kernel, initramfs and the host-side fdlaunch helper.</summary>
-public sealed record GuestImage(string Directory, string Kernel, string Initramfs, string FdLaunch)
+public sealed record GuestImage(string Directory, string Kernel, string Initramfs, string FdLaunch, string Checker)
 {
     /// <summary>
     /// Runs Guest/prepare-guest.sh (cached: returns at once when its inputs are unchanged) and
@@ -37,8 +37,8 @@ public sealed record GuestImage(string Directory, string Kernel, string Initramf
             throw new InvalidOperationException($"prepare-guest.sh failed ({p.ExitCode}):\n{stdout}\n{stderr.Result}");
         }
 
-        var image = new GuestImage(outDir, Path.Combine(outDir, "vmlinuz"), Path.Combine(outDir, "initramfs.cpio.gz"), Path.Combine(outDir, "fdlaunch"));
-        foreach (string f in new[] { image.Kernel, image.Initramfs, image.FdLaunch })
+        var image = new GuestImage(outDir, Path.Combine(outDir, "vmlinuz"), Path.Combine(outDir, "initramfs.cpio.gz"), Path.Combine(outDir, "fdlaunch"), Path.Combine(outDir, "checker"));
+        foreach (string f in new[] { image.Kernel, image.Initramfs, image.FdLaunch, image.Checker })
         {
             if (!File.Exists(f))
             {

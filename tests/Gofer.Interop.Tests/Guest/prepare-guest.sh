@@ -43,7 +43,7 @@ resolve_kernel() {
 
 kpkg=$(resolve_kernel)
 hash=$( { echo "$kpkg"; cat "$here/prepare-guest.sh"; for f in $(cd "$here/guest" && ls | sort); do echo "== $f"; cat "$here/guest/$f"; done; } | sha256sum | cut -c1-16)
-if [[ -f "$out/stamp" && "$(cat "$out/stamp")" == "$hash" && -f "$out/vmlinuz" && -f "$out/initramfs.cpio.gz" && -x "$out/fdlaunch" ]]; then
+if [[ -f "$out/stamp" && "$(cat "$out/stamp")" == "$hash" && -f "$out/vmlinuz" && -f "$out/initramfs.cpio.gz" && -x "$out/fdlaunch" && -x "$out/checker" ]]; then
   echo "$out"
   exit 0
 fi
@@ -106,6 +106,8 @@ gcc -O2 -Wall -Wextra -Werror -o "$work/fdlaunch" "$here/guest/fdlaunch.c"
 install -m 0644 "$work/k/boot/vmlinuz-$kver" "$out/vmlinuz"
 install -m 0644 "$work/initramfs.cpio.gz" "$out/initramfs.cpio.gz"
 install -m 0755 "$work/fdlaunch" "$out/fdlaunch"
+# The same checker binary for host-side self-tests of the workload (GuestCheckerTests).
+install -m 0755 "$root/checker" "$out/checker"
 echo "$kpkg" >"$out/kernel-pkg"
 echo "$kver" >"$out/kernel-version"
 # Old kernel packages are not needed once a newer one is in use.
