@@ -145,7 +145,6 @@ public static class GuestKnownFailures
 {
     private static readonly Dictionary<(GuestServer Server, string Check), (string[] Mounts, string Reason)> Known = new()
     {
-        [(GuestServer.Diod, "utime")] = (["*"], "diod 1.0.24 drops the nanoseconds of atime/mtime in Tsetattr"),
         [(GuestServer.Diod, "unlink_open")] = (["*"],
             "diod re-resolves the path for Tgetattr on an open fid whose file was unlinked (ENOENT, ESTALE under cache=loose)"),
     };
