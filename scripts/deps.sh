@@ -4,7 +4,8 @@
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in diod qemu-system-x86 busybox-static cpio kmod tshark attr; do
+# gcc + libc6-dev: the guest workload (tests/Gofer.Interop.Tests/Guest/guest) is built static on the host.
+for pkg in diod qemu-system-x86 busybox-static cpio kmod tshark attr gcc libc6-dev; do
   have "$pkg" || need+=("$pkg")
 done
 if ((${#need[@]})); then
