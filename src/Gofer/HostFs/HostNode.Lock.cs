@@ -15,7 +15,7 @@ internal sealed partial class HostNode
     public unsafe Errno Lock(byte type, uint flags, ulong start, ulong length, out LockStatus status)
     {
         status = LockStatus.Error;
-        SafeFd? io = _io;
+        SafeFd? io = LockFd();
         if (type > P9L.LockTypeUnlock || (flags & ~(P9L.LockFlagsBlock | P9L.LockFlagsReclaim)) != 0)
         {
             return Errno.EINVAL;
@@ -61,7 +61,7 @@ internal sealed partial class HostNode
     public unsafe Errno GetLock(ref byte type, ref ulong start, ref ulong length, out int pid)
     {
         pid = 0;
-        SafeFd? io = _io;
+        SafeFd? io = LockFd();
         if (type > P9L.LockTypeUnlock)
         {
             return Errno.EINVAL;
@@ -98,6 +98,31 @@ internal sealed partial class HostNode
         }
 
         return Errno.None;
+    }
+
+    /// <summary>
+    /// The descriptor every lock of this fid goes through. flock(2) reaches the server as a whole-file
+    /// Tlock WRLCK even on a file opened O_RDONLY (local flock needs no write access), but an OFD write
+    /// lock needs a writable description. So a fid not opened O_RDWR gets one extra O_RDWR description,
+    /// made on first use and kept until clunk: all its locks live on that one description, so upgrading
+    /// a read lock to a write lock never conflicts with itself. Read-only exports never open for write
+    /// (a write lock there is EROFS anyway), and where the reopen is refused (a directory, a file the
+    /// host will not open for writing) the opened fd is used as before.
+    /// </summary>
+    private SafeFd? LockFd()
+    {
+        SafeFd? io = _io;
+        if (io is null || _export.ReadOnly || (_openFlags & Libc.O_ACCMODE) == Libc.O_RDWR)
+        {
+            return io;
+        }
+
+        if (_lockFd is null && Reopen(_path.Fd, Libc.O_RDWR, out SafeFd? rw) == Errno.None)
+        {
+            _lockFd = rw;
+        }
+
+        return _lockFd ?? io;
     }
 
     private static Errno ToFlock(byte type, ulong start, ulong length, out Flock lk)

@@ -22,6 +22,7 @@ internal sealed partial class HostNode : IDisposable
     private byte[]? _name;     // its name in _parent at walk time
     private SafeFd? _io;       // the opened descriptor (Tlopen/Tlcreate)
     private int _openFlags = -1;
+    private SafeFd? _lockFd;   // O_RDWR description for locks when the fid was opened read- or write-only
     private bool _disposed;
 
     internal HostNode(HostExport export, SharedFd path, SharedFd? parent, byte[]? name, NodeKind kind, in Statx st)
@@ -269,6 +270,8 @@ internal sealed partial class HostNode : IDisposable
         _disposed = true;
         _io?.Dispose();
         _io = null;
+        _lockFd?.Dispose();
+        _lockFd = null;
         _path.Release();
         _parent?.Release();
         _parent = null;

@@ -99,6 +99,35 @@ public sealed class XattrAndLockTests : HostFsTestBase
     }
 
     [Fact]
+    public void Write_lock_through_a_read_only_open_works_like_flock_and_conflicts_across_fids()
+    {
+        // flock(LOCK_EX) on an O_RDONLY fd reaches the server as Tlock WRLCK on a read-only fid.
+        File.WriteAllText(InExport("f"), "0123456789");
+        using HostNode a = OpenOk(Root, P9L.ORdOnly, "f");
+        using HostNode b = OpenOk(Root, P9L.ORdOnly, "f");
+
+        // A shared lock first, then an upgrade on the same fid: never a conflict with itself.
+        Assert.Equal(Errno.None, a.Lock(P9L.LockTypeRead, 0, 0, 0, out LockStatus s));
+        Assert.Equal(LockStatus.Success, s);
+        Assert.Equal(Errno.None, a.Lock(P9L.LockTypeWrite, 0, 0, 0, out s));
+        Assert.Equal(LockStatus.Success, s);
+
+        // Another fid sees the exclusive lock, by Tlock and by Tgetlock.
+        Assert.Equal(Errno.None, b.Lock(P9L.LockTypeRead, 0, 0, 0, out s));
+        Assert.Equal(LockStatus.Blocked, s);
+        byte type = P9L.LockTypeRead;
+        ulong start = 0, length = 0;
+        Assert.Equal(Errno.None, b.GetLock(ref type, ref start, ref length, out _));
+        Assert.Equal(P9L.LockTypeWrite, type);
+
+        // Unlock through the same fid releases it for the other.
+        Assert.Equal(Errno.None, a.Lock(P9L.LockTypeUnlock, 0, 0, 0, out s));
+        Assert.Equal(Errno.None, b.Lock(P9L.LockTypeWrite, 0, 0, 0, out s));
+        Assert.Equal(LockStatus.Success, s);
+        AssertCanaryIntact();
+    }
+
+    [Fact]
     public void Lock_rejects_bad_input()
     {
         File.WriteAllText(InExport("f"), "x");
@@ -109,7 +138,9 @@ public sealed class XattrAndLockTests : HostFsTestBase
         Assert.Equal(Errno.EINVAL, f.Lock(P9L.LockTypeRead, 4, 0, 0, out _));
         Assert.Equal(Errno.EINVAL, f.Lock(P9L.LockTypeRead, 0, ulong.MaxValue, 0, out _));
         Assert.Equal(Errno.EINVAL, f.Lock(P9L.LockTypeRead, 0, long.MaxValue, 2, out _));
-        // A write lock needs a descriptor opened for write (host rule).
-        Assert.Equal(Errno.EBADF, f.Lock(P9L.LockTypeWrite, 0, 0, 0, out _));
+        // A write lock through a read-only open is flock(LOCK_EX) semantics (the client's own VFS already
+        // refuses fcntl F_WRLCK on O_RDONLY before sending anything), so the server grants it.
+        Assert.Equal(Errno.None, f.Lock(P9L.LockTypeWrite, 0, 0, 0, out LockStatus s));
+        Assert.Equal(LockStatus.Success, s);
     }
 }
