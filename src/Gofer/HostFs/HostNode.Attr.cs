@@ -216,6 +216,9 @@ internal sealed partial class HostNode
         }
     }
 
+    /// <summary>f_type of a v9fs mount (linux include/uapi/linux/magic.h).</summary>
+    public const uint V9fsMagic = 0x01021997;
+
     /// <summary>Tstatfs via fstatfs on the node's fd.</summary>
     public unsafe Errno StatFs(out HostStatFs result)
     {
@@ -231,7 +234,9 @@ internal sealed partial class HostNode
             return ErrnoExtensions.Last();
         }
 
-        result.Type = (uint)b.Type;
+        // The filesystem type is V9FS_MAGIC, as diod reports, not the host's: the sandbox learns nothing of
+        // the host's filesystem and programs that look at f_type see the 9p filesystem they are really on.
+        result.Type = V9fsMagic;
         result.Bsize = (uint)b.Bsize;
         result.Blocks = b.Blocks;
         result.Bfree = b.Bfree;

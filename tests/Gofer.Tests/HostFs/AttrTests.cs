@@ -111,5 +111,6 @@ public sealed class AttrTests : HostFsTestBase
         Assert.True(s.Bsize > 0);
         Assert.True(s.Blocks > 0);
         Assert.Equal(255u, s.Namelen);
+        Assert.Equal(HostNode.V9fsMagic, s.Type); // never the host's own filesystem type
     }
 }
