@@ -661,11 +661,17 @@ public sealed partial class P9Client : IAsyncDisposable
     {
         if (!isError && frame.Length != P9Constants.HeaderSize)
             return FailProtocol(null, $"R{op.Request.ToString()[1..]} with a body ({frame.Length} bytes)");
-        if (op.Request == P9MessageType.Tflush && op.FlushTarget is { } target)
+        // Read what we need before the tag goes: releasing it may return the internal op to the pool.
+        var request = op.Request;
+        var target = op.FlushTarget;
+        uint clunkFid = op.ClunkFid;
+        op.FlushTarget = null;
+        // The Tflush's own tag first, so the flushed tag is the next one handed out (predictable for tests).
+        ReleaseTag(op);
+        if (request == P9MessageType.Tflush && target is not null)
         {
             // Rflush: the server has forgotten oldtag. If the original reply never came, the request never took
             // effect: free its tag and the fid it would have created.
-            op.FlushTarget = null;
             if (target.TagHeld)
             {
                 uint fid = target.NewFid;
@@ -675,12 +681,11 @@ public sealed partial class P9Client : IAsyncDisposable
             }
             target.ReleaseOwner();
         }
-        else if (op.Request == P9MessageType.Tclunk)
+        else if (request == P9MessageType.Tclunk)
         {
             // Clunk frees the fid even when it fails (clunk(5)).
-            FreeFid(op.ClunkFid);
+            FreeFid(clunkFid);
         }
-        ReleaseTag(op);
         return true;
     }
 
