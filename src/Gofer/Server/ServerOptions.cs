@@ -30,6 +30,13 @@ internal sealed record ServerOptions
     /// <summary>Bytes of replies allowed to wait for a slow reader before the read loop stops taking requests.</summary>
     public int MaxPendingOutput { get; init; } = 4 * 1024 * 1024;
 
+    /// <summary>Test seam: called on the worker thread before a dispatched request is claimed (it may still be
+    /// flushed "not started" while this blocks). Null in production.</summary>
+    internal Action<ushort>? BeforeWorkerStart { get; init; }
+
+    /// <summary>Test seam: called once a dispatched request is running, before its handler. Null in production.</summary>
+    internal Action<ushort>? WorkerStarted { get; init; }
+
     /// <summary>Log every request and reply with the codec's trace formatter (Debug level, category Gofer.Server.Trace).</summary>
     public bool Trace { get; init; }
 }

@@ -88,11 +88,12 @@ internal sealed partial class Session
 
     // ---- session ---------------------------------------------------------------------------------------------
 
-    // Tauth: no authentication scheme is offered; the Linux client never sends it, diod answers an error too.
+    // Tauth: no authentication scheme is offered. ENOENT, as diod answers when authentication is not required: its
+    // clients (diodls, diodcat, mount.diod) read exactly that as "go ahead and attach"; the Linux client never sends it.
     private static void Auth(ReadOnlySpan<byte> frame, FrameHeader h, ReplyBuffer o)
     {
         var e = Tauth.TryDecode(frame, out _);
-        Rlerror.Encode(o, h.Tag, e != P9DecodeError.None ? e.ToErrno() : LinuxErrno.EOPNOTSUPP);
+        Rlerror.Encode(o, h.Tag, e != P9DecodeError.None ? e.ToErrno() : LinuxErrno.ENOENT);
     }
 
     private void Attach(ReadOnlySpan<byte> frame, FrameHeader h, ReplyBuffer o)

@@ -459,8 +459,10 @@ internal sealed partial class Session : IDisposable
 
     internal void RunWorker(Request r)
     {
+        _options.BeforeWorkerStart?.Invoke(r.Tag);
         if (Interlocked.CompareExchange(ref r.State, Request.Running, Request.Queued) == Request.Queued)
         {
+            _options.WorkerStarted?.Invoke(r.Tag);
             var frame = r.Frame;
             FrameHeader.TryRead(frame, out var header);
             RunHandler(frame, header, r.Reply);
