@@ -25,6 +25,9 @@ internal sealed class GoferInode(ulong qidPath)
 
     public int Refs { get; set; }
 
+    /// <summary>The live nodes (dentries) of this file, to rebind a renamed one's fid.</summary>
+    public List<GoferNode> Nodes { get; } = [];
+
     /// <summary>Last attributes seen. Exclusive: authoritative until a mutation invalidates them.</summary>
     public InodeAttr? Attr { get; set; }
 

@@ -12,17 +12,30 @@ namespace Gofer.Sandbox.Gofer;
 internal sealed class GoferNode : INode
 {
     private readonly GoferFileSystem _fs;
+    private P9Fid _fid;
     private int _released;
 
-    internal GoferNode(GoferFileSystem fs, P9Fid fid, GoferInode inode, FileType type)
+    internal GoferNode(GoferFileSystem fs, P9Fid fid, GoferInode inode, FileType type, GoferInode? parent = null, string name = "")
     {
         _fs = fs;
-        Fid = fid;
+        _fid = fid;
         Inode = inode;
         Type = type;
+        Parent = parent;
+        Name = name;
+        lock (fs.Lock)
+        {
+            inode.Nodes.Add(this);
+        }
     }
 
-    public P9Fid Fid { get; }
+    /// <summary>The node's walked fid. Replaced (once per rename of this entry) by a fid walked to the new name.</summary>
+    public P9Fid Fid => Volatile.Read(ref _fid);
+
+    /// <summary>The directory and name this node was walked by (guarded by the filesystem's lock).</summary>
+    internal GoferInode? Parent { get; private set; }
+
+    internal string Name { get; private set; }
 
     public Qid Qid => Fid.Qid;
 
@@ -205,7 +218,7 @@ internal sealed class GoferNode : INode
                 }
             }
 
-            return new GoferNode(_fs, fid, inode, type);
+            return new GoferNode(_fs, fid, inode, type, Inode, name);
         }
         catch (IOException e)
         {
@@ -438,6 +451,7 @@ internal sealed class GoferNode : INode
             throw GoferErrors.Map(e);
         }
 
+        await RebindMovedNodeAsync(oldName, nd, newName, ct).ConfigureAwait(false);
         ulong? moved = null;
         if (_fs.Exclusive)
         {
@@ -459,6 +473,39 @@ internal sealed class GoferNode : INode
                 _fs.FindInodeLocked(path)?.ForgetAttrLocked(); // ctime changed
             }
         }
+    }
+
+    /// <summary>
+    /// Servers whose fids name paths (diod) leave the moved node's fid on the old name; fd-based servers (ours,
+    /// gVisor's) move it with the file. Either way the node gets a fid walked to the new name, so later operations
+    /// on the renamed dentry reach the file on every server. Costs one Twalk and a background Tclunk per rename.
+    /// A moved directory's cached descendants are not rebound (on path-based servers they go stale).
+    /// </summary>
+    private async ValueTask RebindMovedNodeAsync(string oldName, GoferNode newDir, string newName, CancellationToken ct)
+    {
+        P9Fid fresh;
+        try
+        {
+            fresh = await newDir.Fid.WalkAsync([newName], ct).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            return; // gone again already: the next lookup reports it
+        }
+
+        P9Fid stale = fresh;
+        lock (_fs.Lock)
+        {
+            var node = _fs.FindInodeLocked(fresh.Qid.Path)?.Nodes.Find(n => n.Parent == Inode && n.Name == oldName);
+            if (node is not null)
+            {
+                stale = Interlocked.Exchange(ref node._fid, fresh);
+                node.Parent = newDir.Inode;
+                node.Name = newName;
+            }
+        }
+
+        stale.Dispose();
     }
 
     /// <summary>
@@ -696,6 +743,11 @@ internal sealed class GoferNode : INode
         if (Interlocked.Exchange(ref _released, 1) != 0)
         {
             return;
+        }
+
+        lock (_fs.Lock)
+        {
+            Inode.Nodes.Remove(this);
         }
 
         await Fid.DisposeAsync().ConfigureAwait(false);
