@@ -14,12 +14,17 @@ internal sealed class FakeServer : IAsyncDisposable
 {
     public static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
 
-    private readonly Pipe _toServer = new(new PipeOptions(pauseWriterThreshold: 0));
-    private readonly Pipe _toClient = new(new PipeOptions(pauseWriterThreshold: 0));
+    private readonly Pipe _toServer;
+    private readonly Pipe _toClient;
     private readonly P9FrameReader _frames;
 
-    public FakeServer(uint msize)
+    /// <param name="inline">Run pipe continuations inline instead of via PipeScheduler.ThreadPool, whose
+    /// QueueUserWorkItem allocates a work item per wake-up: the allocation test measures the client, not that.</param>
+    public FakeServer(uint msize, bool inline = false)
     {
+        var scheduler = inline ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
+        _toServer = new Pipe(new PipeOptions(readerScheduler: scheduler, writerScheduler: scheduler, pauseWriterThreshold: 0));
+        _toClient = new Pipe(new PipeOptions(readerScheduler: scheduler, writerScheduler: scheduler, pauseWriterThreshold: 0));
         Msize = msize;
         _frames = new P9FrameReader(_toServer.Reader, 1 << 24);
     }
@@ -33,9 +38,9 @@ internal sealed class FakeServer : IAsyncDisposable
     private sealed record Duplex(PipeReader Input, PipeWriter Output) : IDuplexPipe;
 
     /// <summary>Starts a client against a fresh fake server and answers its Tversion.</summary>
-    public static async Task<(P9Client Client, FakeServer Server)> StartAsync(uint msize = 8192, int maxInFlight = 1024)
+    public static async Task<(P9Client Client, FakeServer Server)> StartAsync(uint msize = 8192, int maxInFlight = 1024, bool inline = false)
     {
-        var server = new FakeServer(msize);
+        var server = new FakeServer(msize, inline);
         var connect = P9Client.ConnectAsync(server.ClientSide, new P9ClientOptions { MaxMessageSize = msize, MaxRequestsInFlight = maxInFlight });
         var tversion = await server.ReadAsync();
         Assert.Equal(P9MessageType.Tversion, tversion.Type);
