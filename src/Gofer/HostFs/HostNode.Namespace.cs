@@ -1,0 +1,393 @@
+using Gofer.HostFs.Native;
+
+namespace Gofer.HostFs;
+
+internal sealed partial class HostNode
+{
+    /// <summary>Tmkdir: creates a directory in this node (permission bits of <paramref name="mode"/> only).</summary>
+    public unsafe Errno Mkdir(ReadOnlySpan<byte> name, uint mode, uint uid, uint gid, out Qid qid)
+    {
+        qid = default;
+        Errno e = CheckCreateIn(name);
+        if (e != Errno.None)
+        {
+            return e;
+        }
+
+        Span<byte> cname = stackalloc byte[NameValidator.NameMax + 1];
+        NameValidator.ToCString(name, cname);
+        fixed (byte* p = cname)
+        {
+            if (Libc.mkdirat(_path.Fd, p, mode & 0xFFF) != 0)
+            {
+                return ErrnoExtensions.Last();
+            }
+
+            return FinishCreate(p, Libc.O_DIRECTORY, uid, gid, 0, out qid);
+        }
+    }
+
+    /// <summary>
+    /// Tsymlink: stores <paramref name="target"/> verbatim (absolute or with "..": it is data to the
+    /// host, and HostFs never follows it). Target: non-empty (ENOENT), no NUL (EINVAL), at most
+    /// MaxSymlinkTarget bytes (ENAMETOOLONG).
+    /// </summary>
+    public unsafe Errno Symlink(ReadOnlySpan<byte> name, ReadOnlySpan<byte> target, uint uid, uint gid, out Qid qid)
+    {
+        qid = default;
+        Errno e = CheckCreateIn(name);
+        if (e != Errno.None)
+        {
+            return e;
+        }
+
+        if (target.IsEmpty)
+        {
+            return Errno.ENOENT;
+        }
+
+        if (target.Length > _export.Options.MaxSymlinkTarget)
+        {
+            return Errno.ENAMETOOLONG;
+        }
+
+        if (target.IndexOf((byte)0) >= 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        byte[] ctarget = new byte[target.Length + 1];
+        target.CopyTo(ctarget);
+        Span<byte> cname = stackalloc byte[NameValidator.NameMax + 1];
+        NameValidator.ToCString(name, cname);
+        fixed (byte* p = cname)
+        fixed (byte* t = ctarget)
+        {
+            if (Libc.symlinkat(t, _path.Fd, p) != 0)
+            {
+                return ErrnoExtensions.Last();
+            }
+
+            return FinishCreate(p, 0, uid, gid, Libc.S_IFLNK, out qid);
+        }
+    }
+
+    /// <summary>
+    /// Tmknod: regular files, FIFOs and sockets are created; character and block devices are refused
+    /// with EPERM (a sandbox must not mint host device nodes, CVE-2023-2861). Nothing created here is
+    /// ever opened by HostFs unless it is a regular file.
+    /// </summary>
+    public unsafe Errno Mknod(ReadOnlySpan<byte> name, uint mode, uint major, uint minor, uint uid, uint gid, out Qid qid)
+    {
+        qid = default;
+        _ = major;
+        _ = minor;
+        Errno e = CheckCreateIn(name);
+        if (e != Errno.None)
+        {
+            return e;
+        }
+
+        uint type = mode & Libc.S_IFMT;
+        if (type == 0)
+        {
+            type = Libc.S_IFREG; // mknod(2): zero type means a regular file
+        }
+
+        if (type is not (Libc.S_IFREG or Libc.S_IFIFO or Libc.S_IFSOCK))
+        {
+            return type is Libc.S_IFCHR or Libc.S_IFBLK ? Errno.EPERM : Errno.EINVAL;
+        }
+
+        Span<byte> cname = stackalloc byte[NameValidator.NameMax + 1];
+        NameValidator.ToCString(name, cname);
+        fixed (byte* p = cname)
+        {
+            if (Libc.mknodat(_path.Fd, p, type | (mode & 0xFFF), 0) != 0)
+            {
+                return ErrnoExtensions.Last();
+            }
+
+            return FinishCreate(p, 0, uid, gid, type, out qid);
+        }
+    }
+
+    private Errno CheckCreateIn(ReadOnlySpan<byte> name)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Errno e = NameValidator.ValidateEntry(name);
+        if (e != Errno.None)
+        {
+            return e;
+        }
+
+        if (Kind != NodeKind.Directory)
+        {
+            return Errno.ENOTDIR;
+        }
+
+        return _export.ReadOnly ? Errno.EROFS : Errno.None;
+    }
+
+    /// <summary>
+    /// Opens what was just created with O_PATH|O_NOFOLLOW (so a swap to a symlink in between is seen as
+    /// a symlink, not followed), checks its type, chowns it, and returns its qid. Rolls back on failure.
+    /// </summary>
+    private unsafe Errno FinishCreate(byte* cname, int extraFlags, uint uid, uint gid, uint expectType, out Qid qid)
+    {
+        qid = default;
+        bool isDir = (extraFlags & Libc.O_DIRECTORY) != 0;
+        int fd = OpenBeneath(_path.Fd, cname, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | extraFlags);
+        if (fd < 0)
+        {
+            return ErrnoExtensions.Last();
+        }
+
+        using var created = new SafeFd(fd);
+        Errno e = Libc.FStatx(created, Libc.STATX_BASIC_STATS, out Statx st);
+        if (e == Errno.None && expectType != 0 && (st.Mode & Libc.S_IFMT) != expectType)
+        {
+            // Someone replaced the entry between create and open; do not touch (or unlink) theirs.
+            return Errno.EEXIST;
+        }
+
+        if (e == Errno.None)
+        {
+            e = ChownNew(created, uid, gid);
+        }
+
+        if (e != Errno.None)
+        {
+            Libc.unlinkat(_path.Fd, cname, isDir ? Libc.AT_REMOVEDIR : 0);
+            return e;
+        }
+
+        qid = _export.MakeQid(in st, KindOf(st.Mode));
+        return Errno.None;
+    }
+
+    /// <summary>Treadlink: copies the raw target into <paramref name="dest"/> (give it MaxSymlinkTarget bytes).</summary>
+    public unsafe Errno ReadLink(Span<byte> dest, out int length)
+    {
+        length = 0;
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Kind != NodeKind.Symlink)
+        {
+            return Errno.EINVAL;
+        }
+
+        byte empty = 0;
+        fixed (byte* p = dest)
+        {
+            nint n = Libc.readlinkat(_path.Fd, &empty, p, (nuint)dest.Length);
+            if (n < 0)
+            {
+                return ErrnoExtensions.Last();
+            }
+
+            if (n == dest.Length)
+            {
+                // readlink truncates silently; a full buffer may mean a longer target.
+                return Errno.ENAMETOOLONG;
+            }
+
+            length = (int)n;
+            return Errno.None;
+        }
+    }
+
+    /// <summary>
+    /// Tlink: a new name <paramref name="name"/> in this directory for <paramref name="target"/>'s inode.
+    /// linkat(fd, "", dir, name, AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; without it (ENOENT/EPERM)
+    /// the /proc/self/fd/N + AT_SYMLINK_FOLLOW form is tried. Either way the source is the inode, never a path.
+    /// </summary>
+    public unsafe Errno Link(HostNode target, ReadOnlySpan<byte> name)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        Errno e = CheckCreateIn(name);
+        if (e != Errno.None)
+        {
+            return e;
+        }
+
+        if (target.Kind == NodeKind.Directory)
+        {
+            return Errno.EPERM;
+        }
+
+        Span<byte> cname = stackalloc byte[NameValidator.NameMax + 1];
+        NameValidator.ToCString(name, cname);
+        byte empty = 0;
+        fixed (byte* p = cname)
+        {
+            if (Libc.linkat(target._path.Fd, &empty, _path.Fd, p, Libc.AT_EMPTY_PATH) == 0)
+            {
+                return Errno.None;
+            }
+
+            e = ErrnoExtensions.Last();
+            if (e is not (Errno.ENOENT or Errno.EPERM))
+            {
+                return e;
+            }
+
+            Span<byte> proc = stackalloc byte[ProcFdPath.BufferSize];
+            SafeFd src = target._path.Fd;
+            bool added = false;
+            try
+            {
+                src.DangerousAddRef(ref added);
+                ProcFdPath.WriteFull(src.RawValue, proc);
+                fixed (byte* s = proc)
+                {
+                    return Libc.linkat_cwd(Libc.AT_FDCWD, s, _path.Fd, p, Libc.AT_SYMLINK_FOLLOW) == 0
+                        ? Errno.None
+                        : e; // report the first, more meaningful error
+                }
+            }
+            finally
+            {
+                if (added)
+                {
+                    src.DangerousRelease();
+                }
+            }
+        }
+    }
+
+    /// <summary>Trenameat: renames <paramref name="oldName"/> in this directory to <paramref name="newName"/> in <paramref name="newDir"/>.</summary>
+    public unsafe Errno RenameAt(ReadOnlySpan<byte> oldName, HostNode newDir, ReadOnlySpan<byte> newName)
+    {
+        ArgumentNullException.ThrowIfNull(newDir);
+        Errno e = CheckCreateIn(oldName);
+        if (e == Errno.None)
+        {
+            e = newDir.CheckCreateIn(newName);
+        }
+
+        if (e != Errno.None)
+        {
+            return e;
+        }
+
+        Span<byte> o = stackalloc byte[NameValidator.NameMax + 1];
+        Span<byte> n = stackalloc byte[NameValidator.NameMax + 1];
+        NameValidator.ToCString(oldName, o);
+        NameValidator.ToCString(newName, n);
+        fixed (byte* po = o)
+        fixed (byte* pn = n)
+        {
+            return Libc.renameat2(_path.Fd, po, newDir._path.Fd, pn, 0) == 0 ? Errno.None : ErrnoExtensions.Last();
+        }
+    }
+
+    /// <summary>
+    /// Trename (fid-based): moves this node to <paramref name="newName"/> in <paramref name="newDir"/>.
+    /// Uses the directory and name the node was walked through, after checking that this name still
+    /// refers to this very inode (else ENOENT: the object was moved by someone else). Nodes reached by
+    /// ".." or the export root have no such name (EBUSY).
+    /// </summary>
+    public unsafe Errno Rename(HostNode newDir, ReadOnlySpan<byte> newName)
+    {
+        ArgumentNullException.ThrowIfNull(newDir);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Errno e = newDir.CheckCreateIn(newName);
+        if (e != Errno.None)
+        {
+            return e;
+        }
+
+        if (_parent is null || _name is null)
+        {
+            return Errno.EBUSY;
+        }
+
+        Span<byte> o = stackalloc byte[NameValidator.NameMax + 1];
+        Span<byte> n = stackalloc byte[NameValidator.NameMax + 1];
+        NameValidator.ToCString(_name, o);
+        NameValidator.ToCString(newName, n);
+        fixed (byte* po = o)
+        fixed (byte* pn = n)
+        {
+            e = CheckStillNamed(po);
+            if (e != Errno.None)
+            {
+                return e;
+            }
+
+            if (Libc.renameat2(_parent.Fd, po, newDir._path.Fd, pn, 0) != 0)
+            {
+                return ErrnoExtensions.Last();
+            }
+        }
+
+        SharedFd newParent = newDir._path.AddRef();
+        _parent.Release();
+        _parent = newParent;
+        _name = newName.ToArray();
+        return Errno.None;
+    }
+
+    /// <summary>Tunlinkat: flags may be 0 or AT_REMOVEDIR (0x200); anything else is EINVAL.</summary>
+    public unsafe Errno UnlinkAt(ReadOnlySpan<byte> name, uint flags)
+    {
+        Errno e = CheckCreateIn(name);
+        if (e != Errno.None)
+        {
+            return e;
+        }
+
+        if ((flags & ~P9L.AtRemoveDir) != 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        Span<byte> cname = stackalloc byte[NameValidator.NameMax + 1];
+        NameValidator.ToCString(name, cname);
+        fixed (byte* p = cname)
+        {
+            int hostFlags = (flags & P9L.AtRemoveDir) != 0 ? Libc.AT_REMOVEDIR : 0;
+            return Libc.unlinkat(_path.Fd, p, hostFlags) == 0 ? Errno.None : ErrnoExtensions.Last();
+        }
+    }
+
+    /// <summary>Tremove: unlinks this node through the directory/name it was walked by (checked like <see cref="Rename"/>).</summary>
+    public unsafe Errno Remove()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_export.ReadOnly)
+        {
+            return Errno.EROFS;
+        }
+
+        if (_parent is null || _name is null)
+        {
+            return Errno.EBUSY;
+        }
+
+        Span<byte> o = stackalloc byte[NameValidator.NameMax + 1];
+        NameValidator.ToCString(_name, o);
+        fixed (byte* po = o)
+        {
+            Errno e = CheckStillNamed(po);
+            if (e != Errno.None)
+            {
+                return e;
+            }
+
+            int flags = Kind == NodeKind.Directory ? Libc.AT_REMOVEDIR : 0;
+            return Libc.unlinkat(_parent.Fd, po, flags) == 0 ? Errno.None : ErrnoExtensions.Last();
+        }
+    }
+
+    private unsafe Errno CheckStillNamed(byte* cname)
+    {
+        Statx st;
+        if (Libc.statx(_parent!.Fd, cname, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) != 0)
+        {
+            return ErrnoExtensions.Last();
+        }
+
+        return st.Dev == Dev && st.Ino == Ino ? Errno.None : Errno.ENOENT;
+    }
+}

@@ -1,0 +1,274 @@
+using Gofer.HostFs.Native;
+
+namespace Gofer.HostFs;
+
+/// <summary>
+/// The host side of one fid: an O_PATH|O_NOFOLLOW descriptor for the walked object (never a path),
+/// its type and qid, and once opened a real descriptor. Every operation is fd-relative, so a rename or
+/// unlink elsewhere cannot redirect it, and an open-but-unlinked file keeps working.
+/// <para>
+/// Threading: I/O and attribute calls may run concurrently on one node (each syscall holds the SafeFd);
+/// the calls that change what the node is (<see cref="Open"/>, <see cref="Create"/>, <see cref="Rename"/>,
+/// <see cref="Dispose"/>) must be serialised per fid by the caller.
+/// </para>
+/// </summary>
+internal sealed partial class HostNode : IDisposable
+{
+    private readonly HostExport _export;
+    private SharedFd _path;
+    private SharedFd? _parent; // the directory this node was walked from (for fid-based rename/remove)
+    private byte[]? _name;     // its name in _parent at walk time
+    private SafeFd? _io;       // the opened descriptor (Tlopen/Tlcreate)
+    private int _openFlags = -1;
+    private bool _disposed;
+
+    internal HostNode(HostExport export, SharedFd path, SharedFd? parent, byte[]? name, NodeKind kind, in Statx st)
+    {
+        _export = export;
+        _path = path;
+        _parent = parent;
+        _name = name;
+        Kind = kind;
+        Dev = st.Dev;
+        Ino = st.Ino;
+        Qid = export.MakeQid(in st, kind);
+    }
+
+    public HostExport Export => _export;
+
+    public NodeKind Kind { get; private set; }
+
+    /// <summary>The qid as of the walk/open/create that produced this node.</summary>
+    public Qid Qid { get; private set; }
+
+    /// <summary>True once Tlopen/Tlcreate succeeded.</summary>
+    public bool IsOpen => _io is not null;
+
+    /// <summary>The lopen access mode the node was opened with (0, 1, 2), or -1.</summary>
+    public int OpenAccess => _openFlags < 0 ? -1 : _openFlags & Libc.O_ACCMODE;
+
+    internal ulong Dev { get; private set; }
+
+    internal ulong Ino { get; private set; }
+
+    internal bool IsExportRoot => _export.IsRoot(Dev, Ino);
+
+    internal SafeFd PathFd => _path.Fd;
+
+    internal static NodeKind KindOf(uint mode) => (mode & Libc.S_IFMT) switch
+    {
+        Libc.S_IFREG => NodeKind.Regular,
+        Libc.S_IFDIR => NodeKind.Directory,
+        Libc.S_IFLNK => NodeKind.Symlink,
+        Libc.S_IFCHR => NodeKind.CharDevice,
+        Libc.S_IFBLK => NodeKind.BlockDevice,
+        Libc.S_IFIFO => NodeKind.Fifo,
+        Libc.S_IFSOCK => NodeKind.Socket,
+        _ => NodeKind.Unknown,
+    };
+
+    /// <summary>A second node for the same object (Twalk with nwname 0, or "."). Never opened.</summary>
+    public HostNode Clone()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Errno e = Libc.FStatx(_path.Fd, Libc.STATX_BASIC_STATS, out Statx st);
+        var clone = new HostNode(_export, _path.AddRef(), _parent?.AddRef(), _name, Kind, in st);
+        if (e != Errno.None)
+        {
+            // fstat on a held fd only fails on I/O errors; keep the walk-time identity then.
+            clone.Qid = Qid;
+            clone.Dev = Dev;
+            clone.Ino = Ino;
+        }
+
+        return clone;
+    }
+
+    /// <summary>
+    /// Walks one component. Symlinks are returned as symlink nodes, never followed; ".." at the export
+    /// root yields the root; "." yields a clone. On error <paramref name="child"/> is null.
+    /// </summary>
+    public unsafe Errno Walk(ReadOnlySpan<byte> name, out HostNode? child)
+    {
+        child = null;
+        Errno e = NameValidator.ValidateWalk(name);
+        if (e != Errno.None)
+        {
+            return e;
+        }
+
+        if (Kind != NodeKind.Directory)
+        {
+            return Errno.ENOTDIR;
+        }
+
+        if (NameValidator.IsDot(name))
+        {
+            child = Clone();
+            return Errno.None;
+        }
+
+        if (NameValidator.IsDotDot(name))
+        {
+            return WalkParent(out child);
+        }
+
+        Span<byte> cname = stackalloc byte[NameValidator.NameMax + 1];
+        NameValidator.ToCString(name, cname);
+        int fd;
+        fixed (byte* p = cname)
+        {
+            fd = OpenBeneath(_path.Fd, p, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC);
+        }
+
+        if (fd < 0)
+        {
+            return ErrnoExtensions.Last();
+        }
+
+        var childFd = new SafeFd(fd);
+        e = Libc.FStatx(childFd, Libc.STATX_BASIC_STATS, out Statx st);
+        if (e != Errno.None)
+        {
+            childFd.Dispose();
+            return e;
+        }
+
+        child = new HostNode(_export, new SharedFd(childFd), _path.AddRef(), name.ToArray(), KindOf(st.Mode), in st);
+        return Errno.None;
+    }
+
+    /// <summary>
+    /// openat2 with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS: belt and braces on top of a
+    /// validated single component (with O_PATH|O_NOFOLLOW a trailing symlink is still returned as itself).
+    /// Falls back to openat(O_NOFOLLOW) once if the kernel or a seccomp filter answers ENOSYS.
+    /// </summary>
+    internal static unsafe int OpenBeneath(SafeFd dir, byte* name, int flags, uint mode = 0)
+    {
+        if (!HostExport.Openat2Unavailable)
+        {
+            var how = new OpenHow
+            {
+                Flags = (ulong)(uint)flags,
+                Mode = mode,
+                Resolve = Libc.RESOLVE_BENEATH | Libc.RESOLVE_NO_SYMLINKS | Libc.RESOLVE_NO_MAGICLINKS,
+            };
+            int fd = Libc.openat2(dir, name, ref how);
+            if (fd >= 0 || System.Runtime.InteropServices.Marshal.GetLastPInvokeError() != (int)Errno.ENOSYS)
+            {
+                return fd;
+            }
+
+            HostExport.Openat2Unavailable = true;
+        }
+
+        return Libc.openat(dir, name, flags, mode);
+    }
+
+    /// <summary>
+    /// "..": the root clamps to itself. Elsewhere the parent is opened with openat(fd, "..") and then
+    /// proven to lie inside the export by climbing until the root's (dev, ino) is met — a directory moved
+    /// out of the export on the host must not become a way out. Only clients other than Linux send "..",
+    /// so the climb's cost is off the common path.
+    /// </summary>
+    private unsafe Errno WalkParent(out HostNode? child)
+    {
+        child = null;
+        if (IsExportRoot)
+        {
+            child = Clone();
+            return Errno.None;
+        }
+
+        byte* dotdot = stackalloc byte[] { (byte)'.', (byte)'.', 0 };
+        int fd = Libc.openat(_path.Fd, dotdot, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return ErrnoExtensions.Last();
+        }
+
+        var parentFd = new SafeFd(fd);
+        Errno e = Libc.FStatx(parentFd, Libc.STATX_BASIC_STATS, out Statx pst);
+        if (e == Errno.None)
+        {
+            e = ProveInsideExport(parentFd, in pst);
+        }
+
+        if (e != Errno.None)
+        {
+            parentFd.Dispose();
+            return e;
+        }
+
+        // The parent's own name is unknown here: such a node cannot be the source of a fid-based rename/remove.
+        child = new HostNode(_export, new SharedFd(parentFd), null, null, NodeKind.Directory, in pst);
+        return Errno.None;
+    }
+
+    private unsafe Errno ProveInsideExport(SafeFd start, in Statx startSt)
+    {
+        if (_export.IsRoot(startSt.Dev, startSt.Ino))
+        {
+            return Errno.None;
+        }
+
+        byte* dotdot = stackalloc byte[] { (byte)'.', (byte)'.', 0 };
+        SafeFd? cur = null;
+        ulong curDev = startSt.Dev, curIno = startSt.Ino;
+        try
+        {
+            // PATH_MAX / 2 bounds the depth of any real tree ("a/" per level).
+            for (int depth = 0; depth < 2048; depth++)
+            {
+                int fd = Libc.openat(cur ?? start, dotdot, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+                if (fd < 0)
+                {
+                    return ErrnoExtensions.Last();
+                }
+
+                cur?.Dispose();
+                cur = new SafeFd(fd);
+                Errno e = Libc.FStatx(cur, Libc.STATX_BASIC_STATS, out Statx st);
+                if (e != Errno.None)
+                {
+                    return e;
+                }
+
+                if (_export.IsRoot(st.Dev, st.Ino))
+                {
+                    return Errno.None;
+                }
+
+                if (st.Dev == curDev && st.Ino == curIno)
+                {
+                    // Reached the host's "/" without meeting the export root: the object left the export.
+                    return Errno.EACCES;
+                }
+
+                curDev = st.Dev;
+                curIno = st.Ino;
+            }
+
+            return Errno.ELOOP;
+        }
+        finally
+        {
+            cur?.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _io?.Dispose();
+        _io = null;
+        _path.Release();
+        _parent?.Release();
+        _parent = null;
+    }
+}

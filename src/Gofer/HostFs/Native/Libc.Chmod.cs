@@ -1,0 +1,14 @@
+using System.Runtime.InteropServices;
+
+namespace Gofer.HostFs.Native;
+
+internal static partial class Libc
+{
+    // fchmod(2) refuses O_PATH descriptors (EBADF), so HostFs chmods through /proc/self/fd/N with
+    // fchmodat(AT_FDCWD, …, 0): the magic link resolves to exactly the inode the fd holds.
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static unsafe partial int fchmodat(int dirfd, byte* path, uint mode, int flags);
+
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static partial int fchmod(SafeFd fd, uint mode);
+}

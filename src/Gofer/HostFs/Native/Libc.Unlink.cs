@@ -1,0 +1,9 @@
+using System.Runtime.InteropServices;
+
+namespace Gofer.HostFs.Native;
+
+internal static partial class Libc
+{
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static unsafe partial int unlinkat(SafeFd dirfd, byte* path, int flags);
+}
