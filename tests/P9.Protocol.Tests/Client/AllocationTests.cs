@@ -20,7 +20,7 @@ public class AllocationTests(Xunit.Abstractions.ITestOutputHelper output)
 #else
     [Fact]
 #endif
-    public async Task Steady_state_getattr_allocates_nothing_per_call()
+    public async Task Steady_state_getattr_and_read_allocate_nothing_per_call()
     {
         var (client, server) = await FakeServer.StartAsync(msize: 65536, inline: true);
         await using var _ = client;
@@ -43,6 +43,19 @@ public class AllocationTests(Xunit.Abstractions.ITestOutputHelper output)
         // test host over 20000 calls stay far below one byte per call.
         output.WriteLine($"{perCall} bytes allocated per getattr (all threads, {N} calls)");
         Assert.True(perCall < 8, $"{perCall} bytes allocated per getattr");
+
+        var buffer = new byte[4096];
+        long perRead = await Task.Run(async () =>
+        {
+            for (int i = 0; i < 2000; i++)
+                await root.ReadAsync(0, buffer);
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < N; i++)
+                await root.ReadAsync(0, buffer);
+            return (GC.GetTotalAllocatedBytes(precise: true) - before) / N;
+        });
+        output.WriteLine($"{perRead} bytes allocated per 4 KiB read");
+        Assert.True(perRead < 8, $"{perRead} bytes allocated per 4 KiB read");
         await client.DisposeAsync();
         await server.DisposeAsync();
         await answering.WaitAsync(FakeServer.Generous);

@@ -88,7 +88,9 @@ internal sealed class FakeServer : IAsyncDisposable
         return await attach.WaitAsync(Generous);
     }
 
-    /// <summary>Answers requests until the client goes away: Tgetattr → Rgetattr (size = fid), Tclunk → Rclunk,
+    private static readonly byte[] ReadPayload = new byte[4096];
+
+    /// <summary>Answers requests until the client goes away: Tgetattr → Rgetattr (size = fid), Tread → up to 4 KiB of zeros, Tclunk → Rclunk,
     /// anything else → Rlerror ENOSYS. Allocation-free, so the client's allocations can be measured in-process.</summary>
     public async Task AutoAnswerAsync()
     {
@@ -109,6 +111,10 @@ internal sealed class FakeServer : IAsyncDisposable
                         break;
                     case P9MessageType.Tclunk:
                         Rclunk.Encode(_toClient.Writer, h.Tag);
+                        break;
+                    case P9MessageType.Tread:
+                        Tread.TryDecode(frame, out var rd);
+                        Rread.Encode(_toClient.Writer, h.Tag, ReadPayload.AsSpan(0, (int)Math.Min(rd.Count, (uint)ReadPayload.Length)));
                         break;
                     default:
                         Rlerror.Encode(_toClient.Writer, h.Tag, LinuxErrno.ENOSYS);
