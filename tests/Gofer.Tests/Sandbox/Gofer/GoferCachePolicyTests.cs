@@ -132,6 +132,35 @@ public sealed class GoferCachePolicyTests(ITestOutputHelper output)
         });
     }
 
+    [Fact]
+    public async Task File_data_cache_stays_under_its_byte_cap_and_refetches_what_it_dropped()
+    {
+        const long Cap = 2 * GoferFileSystem.PageSize;
+        await using var server = await GoferTestServer.StartAsync();
+        for (int i = 0; i < 5; i++)
+        {
+            await File.WriteAllTextAsync(server.HostPath($"f{i}"), new string((char)('a' + i), 100_000));
+        }
+
+        var (ns, fs) = await server.SandboxAsync(CachePolicy.Exclusive, maxCachedBytes: Cap);
+        await RunAsync(async () =>
+        {
+            for (int round = 0; round < 2; round++)
+            {
+                for (int i = 0; i < 5; i++)
+                {
+                    Assert.Equal(new string((char)('a' + i), 100_000), await ns.ReadFileAsync($"/mnt/f{i}"));
+                    Assert.InRange(fs.CachedBytes, 1, Cap);
+                }
+            }
+
+            // The last file read is the one cached: reading it again costs nothing.
+            fs.ResetRpcStats();
+            Assert.Equal(new string('e', 100_000), await ns.ReadFileAsync("/mnt/f4"));
+            Assert.Equal(0, fs.TotalRpcs);
+        });
+    }
+
     /// <summary>The figures for the report: RPCs per stat of a 5-component path, cold and warm, per policy.</summary>
     [Theory]
     [InlineData(CachePolicy.Exclusive)]

@@ -150,9 +150,10 @@ internal sealed class GoferTestServer : IAsyncDisposable
     }
 
     /// <summary>A sandbox: tmpfs root with the gofer filesystem mounted at /mnt (flags as given).</summary>
-    public async Task<(MountNamespace Ns, GoferFileSystem Fs)> SandboxAsync(CachePolicy policy, MountFlags flags = MountFlags.None, bool readOnly = false, int maxDentries = 1000)
+    public async Task<(MountNamespace Ns, GoferFileSystem Fs)> SandboxAsync(CachePolicy policy, MountFlags flags = MountFlags.None, bool readOnly = false,
+        int maxDentries = 1000, long maxCachedBytes = 64L << 20)
     {
-        var fs = await MountFsAsync(policy, readOnly, maxDentries);
+        var fs = await MountFsAsync(policy, readOnly, maxDentries, maxCachedBytes);
         var ns = await MountNamespace.CreateAsync(new MountSpec("/", new TmpfsFileSystem()) { Source = "rootfs" });
         await ns.MkdirAsync("/mnt");
         await ns.MountAsync(new MountSpec("/mnt", fs) { Flags = flags, Source = Root });
