@@ -22,8 +22,8 @@ public enum GuestServer
 /// </summary>
 public static class GuestServers
 {
-    /// <summary>The server used when GOFER_GUEST_SERVER is not set. Switch to Gofer here.</summary>
-    public const GuestServer Default = GuestServer.Diod;
+    /// <summary>The server used when GOFER_GUEST_SERVER is not set: our own; diod is for comparison runs.</summary>
+    public const GuestServer Default = GuestServer.Gofer;
 
     /// <summary>Set by code (or env GOFER_GUEST_RECORD_DIR) to record every session under this folder.</summary>
     public static string? RecordDir { get; set; } = Environment.GetEnvironmentVariable("GOFER_GUEST_RECORD_DIR");
