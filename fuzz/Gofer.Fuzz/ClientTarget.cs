@@ -41,8 +41,9 @@ public static class ClientTarget
         await serverTask.ConfigureAwait(false);
     }
 
-    /// <summary>The script's replies from the real server over a fresh <see cref="ExportTree"/>: a client seed.</summary>
-    public static byte[] RecordSeed()
+    /// <summary>The script run against the real server over a fresh <see cref="ExportTree"/>: what P9Client sent
+    /// (a session seed) and what the server answered (a client seed).</summary>
+    public static (byte[] Requests, byte[] Replies) RecordSeed()
     {
         string root = Path.Combine(Path.GetTempPath(), "gofer-fuzz-seed-" + Guid.NewGuid().ToString("N")[..12]);
         try
@@ -59,35 +60,41 @@ public static class ClientTarget
         }
     }
 
-    private static async Task<byte[]> RecordSeedAsync(HostExport export)
+    private static async Task<(byte[], byte[])> RecordSeedAsync(HostExport export)
     {
-        var toServer = new Pipe();
-        var fromServer = new Pipe();
-        var toClient = new Pipe();
-        var session = new Session(new DuplexPipe(toServer.Reader, fromServer.Writer), export, new ServerOptions(), NullLoggerFactory.Instance);
+        var clientOut = new Pipe();
+        var serverIn = new Pipe();
+        var serverOut = new Pipe();
+        var clientIn = new Pipe();
+        var session = new Session(new DuplexPipe(serverIn.Reader, serverOut.Writer), export, new ServerOptions(), NullLoggerFactory.Instance);
         var run = Task.Run(session.RunAsync);
-        var recorded = new MemoryStream();
-        var tee = Task.Run(async () =>
-        {
-            while (true)
-            {
-                var r = await fromServer.Reader.ReadAsync().ConfigureAwait(false);
-                foreach (var segment in r.Buffer)
-                {
-                    recorded.Write(segment.Span);
-                    await toClient.Writer.WriteAsync(segment).ConfigureAwait(false);
-                }
-                fromServer.Reader.AdvanceTo(r.Buffer.End);
-                if (r.IsCompleted)
-                    break;
-            }
-            await toClient.Writer.CompleteAsync().ConfigureAwait(false);
-        });
-        await Script(new DuplexPipe(toClient.Reader, toServer.Writer), static () => { }).ConfigureAwait(false);
-        await toServer.Writer.CompleteAsync().ConfigureAwait(false);
+        var requests = new MemoryStream();
+        var replies = new MemoryStream();
+        var teeIn = Task.Run(() => Tee(clientOut.Reader, serverIn.Writer, requests));
+        var teeOut = Task.Run(() => Tee(serverOut.Reader, clientIn.Writer, replies));
+        await Script(new DuplexPipe(clientIn.Reader, clientOut.Writer), static () => { }).ConfigureAwait(false);
+        await teeIn.ConfigureAwait(false);
         await run.ConfigureAwait(false);
-        await tee.ConfigureAwait(false);
-        return recorded.ToArray();
+        await teeOut.ConfigureAwait(false);
+        return (requests.ToArray(), replies.ToArray());
+    }
+
+    private static async Task Tee(PipeReader from, PipeWriter to, MemoryStream copy)
+    {
+        while (true)
+        {
+            var r = await from.ReadAsync().ConfigureAwait(false);
+            foreach (var segment in r.Buffer)
+            {
+                copy.Write(segment.Span);
+                await to.WriteAsync(segment).ConfigureAwait(false);
+            }
+            from.AdvanceTo(r.Buffer.End);
+            if (r.IsCompleted)
+                break;
+        }
+        await from.CompleteAsync().ConfigureAwait(false);
+        await to.CompleteAsync().ConfigureAwait(false);
     }
 
     private static async Task Script(IDuplexPipe pipe, Action closeConnection)

@@ -10,6 +10,7 @@ internal static class Program
           Gofer.Fuzz <target> afl-oop               same, target in a child process (survives stack overflows)
           Gofer.Fuzz <target> replay <file|dir>...  run every file once without an engine; exit 1 on any finding
           Gofer.Fuzz seeds <target> <dir>           write the hand-made seeds of a target
+          Gofer.Fuzz derive <recorded.c2s> <out>    whole frames only, Tattach aname -> "" (corpus form)
           Gofer.Fuzz tree <root>                    create the export tree recordings and the session target use
           Gofer.Fuzz proxy <port-file> <upstream-host:port> <out-dir>
                                                     loopback recording proxy: writes each connection's
@@ -30,6 +31,11 @@ internal static class Program
                 if (args.Length != 3)
                     break;
                 Console.WriteLine($"{Seeds.Write(args[1], args[2])} seeds written to {args[2]}");
+                return 0;
+            case "derive":
+                if (args.Length != 3)
+                    break;
+                File.WriteAllBytes(args[2], CorpusTools.Derive(File.ReadAllBytes(args[1])));
                 return 0;
             case "tree":
                 Console.WriteLine(ExportTree.Create(args[1]));

@@ -14,11 +14,12 @@ public static class Seeds
     public static int Write(string target, string directory)
     {
         Directory.CreateDirectory(directory);
-        var files = target switch
+        var (clientRequests, clientReplies) = ClientTarget.RecordSeed();
+        List<(string Name, byte[] Bytes)> files = target switch
         {
-            "codec" => Requests().Concat(Replies()).ToList(),
-            "session" => Requests(),
-            "client" => [],
+            "codec" => [.. Requests(), .. Replies(), ("p9client-requests", clientRequests), ("p9client-replies", clientReplies)],
+            "session" => [.. Requests(), ("p9client-requests", clientRequests)],
+            "client" => [("p9client-replies", clientReplies)],
             _ => throw new ArgumentException("unknown target " + target, nameof(target)),
         };
         foreach (var (name, bytes) in files)
