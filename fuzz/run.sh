@@ -32,7 +32,7 @@ export AFL_NO_UI=1 AFL_AUTORESUME=1
 # GOFER_FUZZ_REPLY_TIMEOUT seconds, before AFL's own timeout (-t, ms).
 export GOFER_FUZZ_REPLY_TIMEOUT=${GOFER_FUZZ_REPLY_TIMEOUT:-10}
 timeout_ms=$(( (GOFER_FUZZ_REPLY_TIMEOUT + 10) * 1000 ))
-afl-fuzz -V "$seconds" -i "fuzz/corpus/$target" -o "$out" -t "$timeout_ms" -m none \
+afl-fuzz -V "$seconds" -x fuzz/9p.dict -i "fuzz/corpus/$target" -o "$out" -t "$timeout_ms" -m none \
   -- dotnet "$bin/Gofer.Fuzz.dll" "$target" afl || true
 
 mkdir -p "fuzz/regressions/$target"
