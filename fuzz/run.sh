@@ -41,7 +41,8 @@ for f in "$out"/default/crashes/id:* "$out"/default/hangs/id:*; do
   [[ -f "$f" ]] || continue
   kind=$(basename "$(dirname "$f")")
   h=$(sha256sum "$f" | cut -c1-16)
-  cp "$f" "fuzz/regressions/$target/${kind%s}-$h"
+  [[ $kind == crashes ]] && kind=crash || kind=hang
+  cp "$f" "fuzz/regressions/$target/$kind-$h"
   found=$((found + 1))
 done
 stats=$out/default/fuzzer_stats

@@ -60,6 +60,18 @@ public static class ExportTree
         catch (IOException)
         {
         }
-        Directory.Delete(root, recursive: true);
+        try
+        {
+            Directory.Delete(root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // The session may create names that are not UTF-8 (9P names are bytes, and so are Linux's); .NET cannot
+            // name those files to delete them, rm can.
+            using var rm = System.Diagnostics.Process.Start("rm", ["-rf", "--", root]);
+            rm.WaitForExit();
+            if (Directory.Exists(root))
+                throw;
+        }
     }
 }
