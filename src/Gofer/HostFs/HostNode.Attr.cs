@@ -12,7 +12,11 @@ internal sealed partial class HostNode
     public Errno GetAttr(ulong requestMask, out HostAttr attr)
     {
         attr = default;
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         uint mask = Libc.STATX_BASIC_STATS | ((requestMask & P9L.GetAttrBtime) != 0 ? Libc.STATX_BTIME : 0);
         Errno e = Libc.FStatx(_io ?? _path.Fd, mask, out Statx st);
         if (e != Errno.None)
@@ -62,7 +66,11 @@ internal sealed partial class HostNode
     /// </summary>
     public unsafe Errno SetAttr(in SetAttrRequest req)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         const uint known = P9L.SetAttrMode | P9L.SetAttrUid | P9L.SetAttrGid | P9L.SetAttrSize | P9L.SetAttrAtime |
             P9L.SetAttrMtime | P9L.SetAttrCtime | P9L.SetAttrAtimeSet | P9L.SetAttrMtimeSet;
         uint valid = req.Valid & known;
@@ -82,7 +90,7 @@ internal sealed partial class HostNode
         try
         {
             path.DangerousAddRef(ref added);
-            ProcFdPath.WriteFull(path.RawValue, proc);
+            ProcFdPath.WriteNumber(path.RawValue, proc);
             fixed (byte* p = proc)
             {
                 if ((valid & P9L.SetAttrMode) != 0)
@@ -93,7 +101,7 @@ internal sealed partial class HostNode
                         return Errno.EOPNOTSUPP;
                     }
 
-                    if (Libc.fchmodat(Libc.AT_FDCWD, p, req.Mode & 0xFFF, 0) != 0)
+                    if (Libc.fchmodat(_export.ProcFd, p, req.Mode & 0xFFF, 0) != 0)
                     {
                         return ErrnoExtensions.Last();
                     }
@@ -134,8 +142,8 @@ internal sealed partial class HostNode
                         return Errno.EINVAL;
                     }
 
-                    // Following /proc/self/fd/N lands on the fd's inode, for a symlink fd on the symlink itself.
-                    if (Libc.utimensat(Libc.AT_FDCWD, p, ts, 0) != 0)
+                    // Following the magic link lands on the fd's inode, for a symlink fd on the symlink itself.
+                    if (Libc.utimensat(_export.ProcFd, p, ts, 0) != 0)
                     {
                         return ErrnoExtensions.Last();
                     }
@@ -212,7 +220,11 @@ internal sealed partial class HostNode
     public unsafe Errno StatFs(out HostStatFs result)
     {
         result = default;
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         StatfsBuf b;
         if (Libc.fstatfs(_path.Fd, &b) != 0)
         {

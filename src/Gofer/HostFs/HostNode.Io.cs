@@ -14,7 +14,11 @@ internal sealed partial class HostNode
     {
         qid = Qid;
         iounit = 0;
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         if (_io is not null)
         {
             return Errno.EINVAL;
@@ -118,7 +122,11 @@ internal sealed partial class HostNode
     public unsafe Errno Create(ReadOnlySpan<byte> name, uint lopenFlags, uint mode, uint uid, uint gid, out Qid qid)
     {
         qid = default;
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         Errno e = NameValidator.ValidateEntry(name);
         if (e != Errno.None)
         {

@@ -114,7 +114,11 @@ internal sealed partial class HostNode
 
     private Errno CheckCreateIn(ReadOnlySpan<byte> name)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         Errno e = NameValidator.ValidateEntry(name);
         if (e != Errno.None)
         {
@@ -170,7 +174,11 @@ internal sealed partial class HostNode
     public unsafe Errno ReadLink(Span<byte> dest, out int length)
     {
         length = 0;
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         if (Kind != NodeKind.Symlink)
         {
             return Errno.EINVAL;
@@ -220,12 +228,12 @@ internal sealed partial class HostNode
         byte empty = 0;
         fixed (byte* p = cname)
         {
-            if (Libc.linkat(target._path.Fd, &empty, _path.Fd, p, Libc.AT_EMPTY_PATH) == 0)
+            if (!LinkViaProcOnly && Libc.linkat(target._path.Fd, &empty, _path.Fd, p, Libc.AT_EMPTY_PATH) == 0)
             {
                 return Errno.None;
             }
 
-            e = ErrnoExtensions.Last();
+            e = LinkViaProcOnly ? Errno.EPERM : ErrnoExtensions.Last();
             if (e is not (Errno.ENOENT or Errno.EPERM))
             {
                 return e;
@@ -237,10 +245,10 @@ internal sealed partial class HostNode
             try
             {
                 src.DangerousAddRef(ref added);
-                ProcFdPath.WriteFull(src.RawValue, proc);
+                ProcFdPath.WriteNumber(src.RawValue, proc);
                 fixed (byte* s = proc)
                 {
-                    return Libc.linkat_cwd(Libc.AT_FDCWD, s, _path.Fd, p, Libc.AT_SYMLINK_FOLLOW) == 0
+                    return Libc.linkat(_export.ProcFd, s, _path.Fd, p, Libc.AT_SYMLINK_FOLLOW) == 0
                         ? Errno.None
                         : e; // report the first, more meaningful error
                 }
@@ -254,6 +262,9 @@ internal sealed partial class HostNode
             }
         }
     }
+
+    /// <summary>Tests only: skip the AT_EMPTY_PATH form, as a gofer without CAP_DAC_READ_SEARCH would.</summary>
+    internal static bool LinkViaProcOnly { get; set; }
 
     /// <summary>Trenameat: renames <paramref name="oldName"/> in this directory to <paramref name="newName"/> in <paramref name="newDir"/>.</summary>
     public unsafe Errno RenameAt(ReadOnlySpan<byte> oldName, HostNode newDir, ReadOnlySpan<byte> newName)
@@ -290,7 +301,11 @@ internal sealed partial class HostNode
     public unsafe Errno Rename(HostNode newDir, ReadOnlySpan<byte> newName)
     {
         ArgumentNullException.ThrowIfNull(newDir);
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         Errno e = newDir.CheckCreateIn(newName);
         if (e != Errno.None)
         {
@@ -354,7 +369,11 @@ internal sealed partial class HostNode
     /// <summary>Tremove: unlinks this node through the directory/name it was walked by (checked like <see cref="Rename"/>).</summary>
     public unsafe Errno Remove()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         if (_export.ReadOnly)
         {
             return Errno.EROFS;

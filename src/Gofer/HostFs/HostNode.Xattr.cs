@@ -40,7 +40,12 @@ internal sealed partial class HostNode
     /// <summary>Txattrwalk with an empty name (list): NUL-separated names, exact size with an empty buffer.</summary>
     public unsafe Errno ListXattr(Span<byte> dest, out int size)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        size = 0;
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         if (dest.Length > _export.Options.MaxXattrValue)
         {
             dest = dest[.._export.Options.MaxXattrValue];
@@ -118,7 +123,11 @@ internal sealed partial class HostNode
     private Errno XattrName(ReadOnlySpan<byte> name, out XattrNameBuffer buffer)
     {
         buffer = default;
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return Errno.EBADF; // used after clunk: an error for the client, not an exception
+        }
+
         if (name.IsEmpty || name.IndexOf((byte)0) >= 0)
         {
             return Errno.EINVAL;

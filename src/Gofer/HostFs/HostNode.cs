@@ -9,7 +9,9 @@ namespace Gofer.HostFs;
 /// <para>
 /// Threading: I/O and attribute calls may run concurrently on one node (each syscall holds the SafeFd);
 /// the calls that change what the node is (<see cref="Open"/>, <see cref="Create"/>, <see cref="Rename"/>,
-/// <see cref="Dispose"/>) must be serialised per fid by the caller.
+/// <see cref="Dispose"/>) must be serialised per fid by the caller. A call on a disposed node answers
+/// EBADF; the server should still hold a per-fid reference across a call, because a Dispose racing with
+/// a call already past that check makes the SafeFd marshaller throw ObjectDisposedException.
 /// </para>
 /// </summary>
 internal sealed partial class HostNode : IDisposable

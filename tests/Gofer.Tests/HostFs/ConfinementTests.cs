@@ -183,6 +183,41 @@ public sealed class ConfinementTests : HostFsTestBase
         Assert.Equal(Errno.EPERM, f.Open(P9L.ORdOnly, out _, out _));
     }
 
+    [Fact]
+    public void Walk_and_create_stay_confined_without_openat2()
+    {
+        MakeEscapes();
+        HostExport.Openat2Unavailable = true; // as on a pre-5.6 kernel or under a seccomp filter answering ENOSYS
+        try
+        {
+            using HostNode l = WalkOk(Root, "dirlink");
+            Assert.Equal(NodeKind.Symlink, l.Kind);
+            Assert.Equal(Errno.ENOTDIR, l.Walk(U("canary"), out _));
+            using HostNode abs = WalkOk(Root, "abs");
+            Assert.Equal(Errno.ELOOP, abs.Open(P9L.ORdWr, out _, out _));
+            using HostNode c = Root.Clone();
+            Assert.Equal(Errno.EEXIST, c.Create(U("abs"), P9L.ORdWr | P9L.OTrunc, 0x1A4, uint.MaxValue, uint.MaxValue, out _));
+            Assert.Equal(Errno.None, c.Create(U("plain"), P9L.ORdWr, 0x1A4, uint.MaxValue, uint.MaxValue, out _));
+        }
+        finally
+        {
+            HostExport.Openat2Unavailable = false;
+        }
+
+        AssertCanaryIntact();
+    }
+
+    [Fact]
+    public void Renaming_a_directory_into_itself_is_refused()
+    {
+        Directory.CreateDirectory(InExport("a/b"));
+        using HostNode a = WalkOk(Root, "a");
+        using HostNode b = WalkOk(Root, "a", "b");
+        Assert.Equal(Errno.EINVAL, Root.RenameAt(U("a"), b, U("a")));
+        Assert.Equal(Errno.EINVAL, a.Rename(b, U("x")));
+        Assert.True(Directory.Exists(InExport("a/b")));
+    }
+
     private HostNode MakeCharDev(string name, uint major, uint minor)
     {
         unsafe

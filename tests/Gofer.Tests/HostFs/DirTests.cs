@@ -2,11 +2,16 @@ using System.Buffers.Binary;
 using System.Text;
 using Gofer.HostFs;
 using Gofer.HostFs.Native;
+using Xunit.Abstractions;
 
 namespace Gofer.Tests.HostFs;
 
 public sealed class DirTests : HostFsTestBase
 {
+    private readonly ITestOutputHelper _output;
+
+    public DirTests(ITestOutputHelper output) => _output = output;
+
     internal sealed record Entry(string Name, byte Type, ulong Offset, Qid Qid);
 
     /// <summary>Parses Rreaddir data back (qid[13] offset[8] type[1] name[s]).</summary>
@@ -88,14 +93,22 @@ public sealed class DirTests : HostFsTestBase
         const int N = 100_000;
         string big = InExport("big");
         Directory.CreateDirectory(big);
-        for (int i = 0; i < N; i++)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using (HostNode bigDir = WalkOk(Root, "big"))
         {
-            File.Create(Path.Combine(big, "file-" + i.ToString("D6"))).Dispose();
+            // mknodat(S_IFREG) on the host: far cheaper than 100 000 FileStreams.
+            for (int i = 0; i < N; i++)
+            {
+                Assert.Equal(Errno.None, bigDir.Mknod(U("file-" + i.ToString("D6")), Libc.S_IFREG | 0x1A4, 0, 0, uint.MaxValue, uint.MaxValue, out _));
+            }
         }
 
+        _output.WriteLine($"created {N} files in {clock.ElapsedMilliseconds} ms");
         using HostNode dir = OpenOk(Root, P9L.ORdOnly, "big");
+        clock.Restart();
         // The Linux client asks for msize − 24; use a typical 64 KiB msize and a small odd size too.
         List<Entry> all = ReadAll(dir, 65536 - 24);
+        _output.WriteLine($"listed {all.Count} entries in {clock.ElapsedMilliseconds} ms (64 KiB replies, incl. parsing)");
         Assert.Equal(N + 2, all.Count);
         Assert.Equal(N + 2, all.Select(e => e.Name).Distinct().Count());
         Assert.Equal(N, all.Count(e => e.Name.StartsWith("file-", StringComparison.Ordinal)));

@@ -96,4 +96,21 @@ public sealed class NameAndWalkTests : HostFsTestBase
         Assert.Equal(NodeKind.Regular, f.Kind);
         Assert.False(f.IsOpen);
     }
+
+    [Fact]
+    public void A_disposed_node_answers_EBADF()
+    {
+        File.WriteAllText(InExport("f"), "x");
+        HostNode f = OpenOk(Root, P9L.ORdWr, "f");
+        f.Dispose();
+        f.Dispose(); // double clunk is harmless
+        Assert.Equal(Errno.EBADF, f.Read(0, new byte[4], out _));
+        Assert.Equal(Errno.EBADF, f.Write(0, new byte[4], out _));
+        Assert.Equal(Errno.EBADF, f.GetAttr(P9L.GetAttrBasic, out _));
+        Assert.Equal(Errno.EBADF, f.SetAttr(new SetAttrRequest { Valid = P9L.SetAttrSize }));
+        Assert.Equal(Errno.EBADF, f.ListXattr(default, out _));
+        Assert.Equal(Errno.EBADF, f.Lock(P9L.LockTypeRead, 0, 0, 0, out _));
+        Assert.Equal(Errno.EBADF, f.Open(P9L.ORdOnly, out _, out _));
+        Assert.Equal("x", File.ReadAllText(InExport("f")));
+    }
 }

@@ -7,6 +7,4 @@ internal static partial class Libc
     [LibraryImport(LibC, SetLastError = true)]
     internal static unsafe partial int linkat(SafeFd olddirfd, byte* oldpath, SafeFd newdirfd, byte* newpath, int flags);
 
-    [LibraryImport(LibC, EntryPoint = "linkat", SetLastError = true)]
-    internal static unsafe partial int linkat_cwd(int olddirfd, byte* oldpath, SafeFd newdirfd, byte* newpath, int flags);
 }

@@ -11,8 +11,8 @@ internal struct Timespec
 
 internal static partial class Libc
 {
-    // utimensat(AT_FDCWD, "/proc/self/fd/N", times, 0): the magic link lands on the fd's own inode
-    // (for a symlink fd, on the symlink itself — verified on 6.x), so no O_PATH restriction applies.
+    // utimensat(procSelfFdDir, "N", times, 0): the magic link lands on the fd's own inode
+    // (for a symlink fd, on the symlink itself — verified on 6.18), so no O_PATH restriction applies.
     [LibraryImport(LibC, SetLastError = true)]
-    internal static unsafe partial int utimensat(int dirfd, byte* path, Timespec* times, int flags);
+    internal static unsafe partial int utimensat(SafeFd dirfd, byte* path, Timespec* times, int flags);
 }
