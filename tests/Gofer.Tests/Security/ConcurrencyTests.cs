@@ -135,7 +135,7 @@ public sealed class ConcurrencyTests
     }
 
     [Fact]
-    public void RenameRacingWithWalk_NoCrash_NoEscape()
+    public async Task RenameRacingWithWalk_NoCrash_NoEscape()
     {
         using var x = new ConfinedExport();
         Directory.CreateDirectory(x.Server.Path_("ra/inner"));
@@ -188,7 +188,7 @@ public sealed class ConcurrencyTests
         finally
         {
             stop.Cancel();
-            rename.Wait(TimeSpan.FromSeconds(60));
+            await Task.WhenAny(rename, Task.Delay(TimeSpan.FromSeconds(60)));
         }
         Assert.True(rename.IsCompletedSuccessfully, rename.Exception?.ToString());
         // ".." chains clamped: the last qid of every "..×N" walk that completed was the root (checked by Clean: no
