@@ -34,8 +34,10 @@ public sealed class ArithmeticTests
         // offset + count overflows off_t.
         AssertError(LinuxErrno.EFBIG, c.Rpc((w, t) => Twrite.Encode(w, t, 1, OffMax, "xyz"u8)));
         AssertError(LinuxErrno.EFBIG, c.Rpc((w, t) => Twrite.Encode(w, t, 1, OffMax - 1, "xyz"u8)));
-        // A read at the largest offset is simply end of file; counts are clamped to what msize allows.
-        Assert.Empty(c.ReadBytes(1, OffMax, uint.MaxValue));
+        // A read at the largest offset: end of file, or EINVAL as pread(2) says when offset + count passes 2^63 − 1.
+        var edge = c.Rpc((w, t) => Tread.Encode(w, t, 1, OffMax, uint.MaxValue));
+        Assert.True(ErrnoOf(edge) == LinuxErrno.EINVAL || (Rread.TryDecode(edge, out var e) == P9DecodeError.None && e.Data.IsEmpty), P9Trace.Format(edge));
+        // Counts are clamped to what msize allows.
         Assert.Equal("inside\n"u8.ToArray(), c.ReadBytes(1, 0, uint.MaxValue));
         Assert.Equal("inside\n"u8.ToArray(), c.ReadBytes(1, 0, uint.MaxValue - 23));
         Assert.Empty(c.ReadBytes(1, 0, 0));
@@ -131,7 +133,7 @@ public sealed class ArithmeticTests
         c.LopenOk(1, LopenFlags.ReadWrite);
         foreach (var (start, length) in new (ulong, ulong)[]
         {
-            (ulong.MaxValue, 1), (ulong.MaxValue, 0), (OffMax + 1, 0), (0, ulong.MaxValue), (OffMax, 2), (1, OffMax), (OffMax / 2 + 1, OffMax / 2 + 1),
+            (ulong.MaxValue, 1), (ulong.MaxValue, 0), (OffMax + 1, 0), (0, ulong.MaxValue), (OffMax, 2), (2, OffMax), ((1UL << 62) + 1, 1UL << 62),
         })
         {
             AssertError(LinuxErrno.EINVAL, c.Rpc((w, t) => Tlock.Encode(w, t, 1, LockType.WriteLock, LockFlags.None, start, length, 1, "c"u8)));
@@ -140,7 +142,9 @@ public sealed class ArithmeticTests
         // Bad type and flags (reference §4.4: type 3, flags 4).
         AssertError(LinuxErrno.EINVAL, c.Rpc((w, t) => Tlock.Encode(w, t, 1, (LockType)3, LockFlags.None, 0, 0, 1, "c"u8)));
         AssertError(LinuxErrno.EINVAL, c.Rpc((w, t) => Tlock.Encode(w, t, 1, LockType.WriteLock, (LockFlags)4, 0, 0, 1, "c"u8)));
-        // The largest legal range still works (length 0 = to end of file).
+        // The largest legal ranges still work: the last byte is 2^63 − 1 exactly, or length 0 (to end of file).
+        AssertType(P9MessageType.Rlock, c.Rpc((w, t) => Tlock.Encode(w, t, 1, LockType.WriteLock, LockFlags.None, 1, OffMax, 1, "c"u8)));
+        AssertType(P9MessageType.Rlock, c.Rpc((w, t) => Tlock.Encode(w, t, 1, LockType.Unlock, LockFlags.None, 0, 0, 1, "c"u8)));
         var ok = c.Rpc((w, t) => Tlock.Encode(w, t, 1, LockType.WriteLock, LockFlags.None, OffMax, 0, 1, "c"u8));
         AssertType(P9MessageType.Rlock, ok);
         Raw.AssertAlive(c);

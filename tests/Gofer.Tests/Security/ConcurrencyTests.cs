@@ -56,7 +56,8 @@ public sealed class ConcurrencyTests
         Assert.Equal(new[] { (P9MessageType.Rflush, (ushort)501), (P9MessageType.Rflush, (ushort)502), (P9MessageType.Rflush, (ushort)503) }, tags);
         release.Set();
         // The flushed request never runs and is never answered; its tag is free again.
-        var r2 = c.Rpc((w, t) => Tgetattr.Encode(w, Held, 0, GetattrMask.Basic));
+        c.Send(w => Tgetattr.Encode(w, Held, 0, GetattrMask.Basic));
+        var r2 = c.ReceiveFrame();
         AssertType(P9MessageType.Rgetattr, r2);
         Assert.Equal(Held, TagOf(r2));
         Assert.False(Directory.Exists(x.Server.Path_("flushed")));
@@ -205,7 +206,11 @@ public sealed class ConcurrencyTests
         using var c = x.Connect().Start();
         c.WalkOk(0, 1, "dir", "sub");
         // The host (not the sandbox) moves the directory out of the export while the fid is held.
-        Directory.Move(x.Server.Path_("dir"), Path.Combine(x.Outside, "moved-dir"));
+        // Into a separate host directory beside the canary one (moving into the canary directory would itself change it).
+        string away = x.Root + "-away";
+        Directory.CreateDirectory(Path.Combine(away, ConfinedExport.CanaryDirName));
+        File.WriteAllText(Path.Combine(away, ConfinedExport.CanaryDirName, "secret"), x.ContentMarker);
+        Directory.Move(x.Server.Path_("dir"), Path.Combine(away, "moved-dir"));
         try
         {
             var r = x.Clean(c.Walk(1, 2, "..", "..", ConfinedExport.CanaryDirName));
@@ -221,7 +226,8 @@ public sealed class ConcurrencyTests
         }
         finally
         {
-            Directory.Move(Path.Combine(x.Outside, "moved-dir"), x.Server.Path_("dir"));
+            Directory.Move(Path.Combine(away, "moved-dir"), x.Server.Path_("dir"));
+            Directory.Delete(away, recursive: true);
         }
         Raw.AssertAlive(c);
         x.AssertOutsideUntouched();

@@ -304,7 +304,7 @@ public sealed class FramingAndLimitTests
         Assert.Equal(4095, ok.Length);
         AssertType(P9MessageType.Rsymlink, c.Rpc((w, t) => Tsymlink.Encode(w, t, 0, "long", ok, 0)));
         Assert.Equal(ok, new FileInfo(x.Server.Path_("long")).LinkTarget);
-        foreach (int n in new[] { 4097, 60_000, 200_000 })
+        foreach (int n in new[] { 4097, 60_000, 65_535 })
         {
             var r = c.Rpc((w, t) => Tsymlink.Encode(w, t, 0, Encoding.ASCII.GetBytes("toolong" + n), Encoding.ASCII.GetBytes(new string('t', n)), 0));
             AssertError(LinuxErrno.ENAMETOOLONG, r);

@@ -112,7 +112,12 @@ public sealed class NameTests
         var q = c.WalkOk(0, 4, "dir", "sub", "..", "..", "..", "..");
         Assert.Equal(root, q[^1]);
         // After clamping, no name can be used to reach a sibling of the export.
-        AssertError(LinuxErrno.ENOENT, x.Clean(c.Walk(0, 5, "..", x.OutsideName)));
+        // ("..", sibling): ".." succeeds (the root), the sibling is not found — a partial walk, newfid not created.
+        var partial = x.Clean(c.Walk(0, 5, "..", x.OutsideName));
+        AssertType(P9MessageType.Rwalk, partial);
+        Rwalk.TryDecode(partial, out var pw);
+        Assert.Equal(1, pw.Qids.Count);
+        AssertError(LinuxErrno.EBADF, c.GetAttr(5));
         c.Lopen(4, LopenFlags.ReadOnly);
         var names = c.ReadDirAll(4).Select(e => e.Name).ToArray();
         Assert.Contains("escape_abs", names);

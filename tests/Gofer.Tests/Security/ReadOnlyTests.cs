@@ -29,10 +29,9 @@ public sealed class ReadOnlyTests
 
         c.WalkOk(0, 1, "dir");
         c.WalkOk(0, 2, "file");
+        // A refused Tlcreate leaves fid 1 the (unopened) directory it was.
         Expect("Tlcreate", c.Lcreate(1, "new", LopenFlags.ReadWrite));
-        c.WalkOk(0, 1, "dir");
         Expect("Tlcreate O_RDONLY", c.Lcreate(1, "new-ro", LopenFlags.ReadOnly));
-        c.WalkOk(0, 1, "dir");
         Expect("Tmkdir", c.Rpc((w, t) => Tmkdir.Encode(w, t, 1, "newdir", 0x1ED, 0)));
         Expect("Tsymlink", c.Rpc((w, t) => Tsymlink.Encode(w, t, 1, "newlink", "file", 0)));
         Expect("Tmknod reg", c.Rpc((w, t) => Tmknod.Encode(w, t, 1, "newnod", SIfReg | 0x1A4, 0, 0, 0)));
