@@ -86,6 +86,23 @@ internal sealed partial class ConfinedExport : IDisposable
             throw new Xunit.Sdk.XunitException("ESCAPE: the outside tree changed:\n" + string.Join('\n', diffs));
     }
 
+    /// <summary>
+    /// Every entry under <paramref name="root"/>, recursively, WITHOUT descending into symlinked directories:
+    /// Directory.GetFileSystemEntries(AllDirectories) follows them on Linux (the export's escape links lead to /etc).
+    /// </summary>
+    public static IEnumerable<string> Entries(string root)
+    {
+        foreach (var p in Directory.EnumerateFileSystemEntries(root))
+        {
+            yield return p;
+            if (new FileInfo(p).LinkTarget is null && Directory.Exists(p))
+            {
+                foreach (var q in Entries(p))
+                    yield return q;
+            }
+        }
+    }
+
     private static bool Contains(byte[] haystack, string marker) =>
         haystack.AsSpan().IndexOf(Encoding.UTF8.GetBytes(marker)) >= 0;
 
@@ -93,7 +110,7 @@ internal sealed partial class ConfinedExport : IDisposable
     private static Dictionary<string, string> Snapshot(string dir)
     {
         var d = new Dictionary<string, string> { ["."] = Describe(dir) };
-        foreach (var p in Directory.EnumerateFileSystemEntries(dir, "*", SearchOption.AllDirectories))
+        foreach (var p in Entries(dir))
             d[Path.GetRelativePath(dir, p)] = Describe(p);
         return d;
     }

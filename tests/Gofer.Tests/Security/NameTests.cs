@@ -44,7 +44,7 @@ public sealed class NameTests
     {
         using var x = new ConfinedExport(new Gofer.Server.ServerOptions { MaxMsize = 256 * 1024 });
         using var c = x.Connect().Start(256 * 1024);
-        var before = Directory.GetFileSystemEntries(x.Root, "*", SearchOption.AllDirectories).Order().ToArray();
+        var before = ConfinedExport.Entries(x.Root).Order().ToArray();
         var failures = new List<string>();
         uint next = 10;
         foreach (var (label, name) in BadNames(x))
@@ -59,7 +59,7 @@ public sealed class NameTests
         }
         Raw.AssertAlive(c);
         x.AssertOutsideUntouched();
-        var after = Directory.GetFileSystemEntries(x.Root, "*", SearchOption.AllDirectories).Order().ToArray();
+        var after = ConfinedExport.Entries(x.Root).Order().ToArray();
         Assert.Equal(before, after);
         Assert.Empty(failures);
     }

@@ -87,7 +87,7 @@ public sealed class ReadOnlyTests
     }
 
     private static string[] Tree(string root) =>
-        Directory.GetFileSystemEntries(root, "*", SearchOption.AllDirectories).Order()
+        ConfinedExport.Entries(root).Order()
             .Select(p =>
             {
                 var fi = new FileInfo(p);
