@@ -108,7 +108,7 @@ public sealed partial class SymlinkEscapeTests
         x.Clean(c.Rpc((w, t) => Tstatfs.Encode(w, t, 1)));
         Raw.AssertAlive(c);
         x.AssertOutsideUntouched();
-        Assert.Empty(ConfinedExport.Entries(x.Root).Where(e => Path.GetFileName(e).StartsWith("pwn", StringComparison.Ordinal)));
+        Assert.DoesNotContain(ConfinedExport.Entries(x.Root), e => Path.GetFileName(e).StartsWith("pwn", StringComparison.Ordinal));
     }
 
     [Fact]
