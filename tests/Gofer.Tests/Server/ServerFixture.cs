@@ -74,7 +74,9 @@ internal sealed class ServerFixture : IDisposable
             // Tests may leave read-only dirs behind; make everything deletable first.
             if (OperatingSystem.IsLinux())
             {
-                foreach (var d in Directory.EnumerateDirectories(Root, "*", SearchOption.AllDirectories))
+                // Never through a symlink: AllDirectories enumeration follows directory symlinks on Linux, and tests
+                // put links to /etc and to canary trees in the export (as root this chmod-ed all of /etc to 0700).
+                foreach (var d in RealDirectories(Root))
                     File.SetUnixFileMode(d, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             }
             Directory.Delete(Root, recursive: true);
@@ -84,6 +86,18 @@ internal sealed class ServerFixture : IDisposable
         }
         catch (UnauthorizedAccessException)
         {
+        }
+    }
+
+    private static IEnumerable<string> RealDirectories(string root)
+    {
+        foreach (var d in Directory.EnumerateDirectories(root))
+        {
+            if (new DirectoryInfo(d).LinkTarget is not null)
+                continue;
+            yield return d;
+            foreach (var sub in RealDirectories(d))
+                yield return sub;
         }
     }
 
