@@ -37,13 +37,60 @@ internal sealed class Fid
 
     public bool IsXattrCreate => XattrName is not null;
 
+    private XattrBudget? _budget;
+    private long _charged;
+
+    /// <summary>
+    /// Charges this fid's xattr buffer to its connection's budget, replacing what it was charged before (a second
+    /// Txattrcreate on one fid must not leak the first charge, cf. CVE-2016-9102). False when over budget; the old
+    /// charge then stays. The charge is given back when the fid's last reference goes.
+    /// </summary>
+    public bool TryChargeXattr(XattrBudget budget, long bytes)
+    {
+        // A fid lives in one connection, so _budget is null or this same budget: a re-charge is the difference.
+        if (!budget.TryCharge(bytes - _charged))
+            return false;
+        _budget = budget;
+        _charged = bytes;
+        return true;
+    }
+
     public void AddRef() => Interlocked.Increment(ref _refs);
 
     public void Release()
     {
         if (Interlocked.Decrement(ref _refs) == 0)
+        {
             Node?.Dispose();
+            _budget?.Refund(_charged);
+            _budget = null;
+        }
     }
+}
+
+/// <summary>Bytes of xattr values held by one connection's fids, bounded (see ServerOptions.MaxXattrBytes).</summary>
+internal sealed class XattrBudget
+{
+    private long _used;
+
+    public XattrBudget(long limit) => Limit = limit;
+
+    public long Limit { get; }
+
+    public long Used => Volatile.Read(ref _used);
+
+    /// <summary>Takes <paramref name="bytes"/> (may be negative: a smaller replacement) unless that passes the limit.</summary>
+    public bool TryCharge(long bytes)
+    {
+        if (Interlocked.Add(ref _used, bytes) > Limit && bytes > 0)
+        {
+            Interlocked.Add(ref _used, -bytes);
+            return false;
+        }
+        return true;
+    }
+
+    public void Refund(long bytes) => Interlocked.Add(ref _used, -bytes);
 }
 
 /// <summary>The fids of one connection. Lookups take a reference (release it when done).</summary>

@@ -13,6 +13,14 @@ internal sealed record ServerOptions
     /// <summary>Requests dispatched to workers and not yet answered; when full the read loop stops reading (back-pressure).</summary>
     public int MaxInFlight { get; init; } = 256;
 
+    /// <summary>
+    /// Bytes of xattr values one connection may hold in its fids at once (Txattrwalk results waiting to be read,
+    /// Txattrcreate buffers waiting for Tclunk). Each fid may hold up to 64 KiB, so without this a client could
+    /// pin fids × 64 KiB (4 GiB at the fid cap). 4 MiB is 64 full-size values, far more than the Linux client ever
+    /// keeps open (one per xattr syscall in flight); beyond it a new xattr fid is ENOSPC, as QEMU's max_xattr does.
+    /// </summary>
+    public long MaxXattrBytes { get; init; } = 4L * 1024 * 1024;
+
     /// <summary>Tread/Twrite up to this many bytes run inline on the read loop (a page-cache pread/pwrite is as cheap
     /// as a getattr); bigger ones go to a worker so one large transfer cannot stall the connection.</summary>
     public int InlineIoMax { get; init; } = 64 * 1024;

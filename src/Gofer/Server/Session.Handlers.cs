@@ -900,6 +900,11 @@ internal sealed partial class Session
             }
 
             var created = new Fid(null, fid.Uid) { XattrData = value };
+            if (!created.TryChargeXattr(_xattrBudget, value!.Length))
+            {
+                Rlerror.Encode(o, h.Tag, LinuxErrno.ENOSPC);
+                return;
+            }
             if (m.Newfid == m.Fid)
             {
                 _fids.Replace(m.Fid, created);
@@ -953,6 +958,11 @@ internal sealed partial class Session
             // The fid now stands for the value being written; the setxattr happens at Tclunk (zeros where unwritten).
             lock (fid.Gate)
             {
+                if (!fid.TryChargeXattr(_xattrBudget, (long)m.AttrSize))
+                {
+                    Rlerror.Encode(o, h.Tag, LinuxErrno.ENOSPC);
+                    return;
+                }
                 fid.XattrName = m.Name.ToArray();
                 fid.XattrValue = new byte[(int)m.AttrSize];
                 fid.XattrFlags = m.Flags;

@@ -45,6 +45,7 @@ internal sealed partial class Session : IDisposable
     private readonly ILogger _traceLog;
     private readonly bool _trace;
     private readonly FidTable _fids;
+    private readonly XattrBudget _xattrBudget;
     private readonly SemaphoreSlim _slots;
     private ReplyBuffer _batch = new(64 * 1024);
 
@@ -86,6 +87,7 @@ internal sealed partial class Session : IDisposable
         _traceLog = loggerFactory.CreateLogger("Gofer.Server.Trace");
         _trace = options.Trace && _traceLog.IsEnabled(LogLevel.Debug);
         _fids = new FidTable(options.MaxFids);
+        _xattrBudget = new XattrBudget(options.MaxXattrBytes);
         _slots = new SemaphoreSlim(options.MaxInFlight, options.MaxInFlight);
         Id = Interlocked.Increment(ref s_nextId);
     }
