@@ -347,24 +347,25 @@ public sealed class FramingAndLimitTests
     [Fact]
     public void XattrBytes_HeldByOneConnection_AreBounded_AndGivenBackAtClunk()
     {
-        // Four full-size values fit in a 256 KiB budget; the fifth xattr fid is ENOSPC, whatever the fid cap.
-        using var x = new ConfinedExport(new ServerOptions { MaxXattrBytes = 256 * 1024 });
+        // Four 1 KiB values fit in a 4 KiB budget; the fifth xattr fid is ENOSPC, whatever the fid cap. (Small values:
+        // the host's own limit — one block on ext4 — applies at clunk.)
+        using var x = new ConfinedExport(new ServerOptions { MaxXattrBytes = 4096 });
         using var c = x.Connect().Start();
         for (uint fid = 10; fid < 14; fid++)
         {
             c.WalkOk(0, fid, "file");
-            AssertType(P9MessageType.Rxattrcreate, c.Rpc((w, t) => Txattrcreate.Encode(w, t, fid, "user.m", 64 * 1024, 0)));
+            AssertType(P9MessageType.Rxattrcreate, c.Rpc((w, t) => Txattrcreate.Encode(w, t, fid, "user.m", 1024, 0)));
         }
         c.WalkOk(0, 14, "file");
-        AssertError(LinuxErrno.ENOSPC, c.Rpc((w, t) => Txattrcreate.Encode(w, t, 14, "user.m", 64 * 1024, 0)));
+        AssertError(LinuxErrno.ENOSPC, c.Rpc((w, t) => Txattrcreate.Encode(w, t, 14, "user.m", 1024, 0)));
 
-        // A second Txattrcreate on the same fid replaces its charge instead of adding to it (cf. CVE-2016-9102).
-        AssertType(P9MessageType.Rxattrcreate, c.Rpc((w, t) => Txattrcreate.Encode(w, t, 13, "user.m", 64 * 1024, 0)));
+        // A second Txattrcreate on a fid that is already an xattr fid is refused, so nothing leaks (cf. CVE-2016-9102).
+        AssertError(LinuxErrno.EBADF, c.Rpc((w, t) => Txattrcreate.Encode(w, t, 13, "user.m", 1024, 0)));
 
         // Txattrwalk results count too: nothing is left for one.
-        AssertType(P9MessageType.Rclunk, c.Clunk(13)); // sets a zero-filled user.m on the file, frees its 64 KiB
+        AssertType(P9MessageType.Rclunk, c.Clunk(13)); // sets a zero-filled user.m on the file, frees its 1 KiB
         c.WalkOk(0, 20, "file");
-        AssertType(P9MessageType.Rxattrcreate, c.Rpc((w, t) => Txattrcreate.Encode(w, t, 20, "user.n", 64 * 1024, 0)));
+        AssertType(P9MessageType.Rxattrcreate, c.Rpc((w, t) => Txattrcreate.Encode(w, t, 20, "user.n", 1024, 0)));
         c.WalkOk(0, 30, "file");
         AssertError(LinuxErrno.ENOSPC, c.Rpc((w, t) => Txattrwalk.Encode(w, t, 30, 21, "user.m")));
 
