@@ -129,7 +129,7 @@ internal static class E2eCommand
             foreach (var (c, d) in new[] { (4, 16), (1, 1) })
             {
                 rows.Add(new Row(wl, wl == "read" ? "big" : "scratch", c, d, "65536", new Target(1.2, 0)));
-                rows.Add(new Row(wl, wl == "read" ? "big" : "scratch", c, d, "1M+24", new Target(0, 0.7)));
+                rows.Add(new Row(wl, wl == "read" ? "big" : "scratch", c, d, "1048600", new Target(0, 0.7)));
             }
         }
         return rows;
