@@ -28,24 +28,25 @@ internal static class ServeCommand
         var bundle = new Option<string?>("--bundle") { Description = "OCI bundle: FD i serves mount plan entry i (not wired yet, see TODO)." };
         var record = new Option<string?>("--record") { Description = "Record each connection as pcapng into DIR (not wired yet, see TODO)." };
         var hardened = new Option<bool>("--hardened") { Description = "Private mount namespace + pivot_root before serving (not wired yet, see TODO)." };
+        var statsFile = new Option<string?>("--stats-file") { Description = "Write 'seq= requests= alloc_bytes= gc0= gc1= gc2=' to PATH at start, on SIGUSR1 and at exit (benchmarks)." };
 
         var command = new Command("serve", "Serve a host directory over 9P2000.L.")
         {
-            root, readOnly, ioFds, listen, allowRemote, logLevel, trace, msize, bundle, record, hardened,
+            root, readOnly, ioFds, listen, allowRemote, logLevel, trace, msize, bundle, record, hardened, statsFile,
         };
         command.SetAction(async (parse, ct) =>
         {
             var settings = new Settings(
                 parse.GetValue(root), parse.GetValue(readOnly), parse.GetValue(ioFds), parse.GetValue(listen) ?? [],
                 parse.GetValue(allowRemote), parse.GetValue(logLevel), parse.GetValue(trace), parse.GetValue(msize),
-                parse.GetValue(bundle), parse.GetValue(record), parse.GetValue(hardened));
+                parse.GetValue(bundle), parse.GetValue(record), parse.GetValue(hardened), parse.GetValue(statsFile));
             return await RunAsync(settings).ConfigureAwait(false);
         });
         return command;
     }
 
     private sealed record Settings(string? Root, bool ReadOnly, string? IoFds, string[] Listen, bool AllowRemote,
-        LogLevel LogLevel, bool Trace, uint Msize, string? Bundle, string? Record, bool Hardened);
+        LogLevel LogLevel, bool Trace, uint Msize, string? Bundle, string? Record, bool Hardened, string? StatsFile = null);
 
     private static async Task<int> RunAsync(Settings s)
     {
@@ -105,6 +106,7 @@ internal static class ServeCommand
         }
 
         using (export)
+        using (ServerStats.Start(s.StatsFile))
         using (var server = new GoferServer(new ServerOptions { MaxMsize = s.Msize, Trace = s.Trace }, loggerFactory))
         {
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; server.Shutdown("SIGTERM"); });

@@ -244,6 +244,7 @@ internal sealed partial class Session : IDisposable
     private FrameAction ProcessFrame(ReadOnlySpan<byte> frame, out string? fault)
     {
         fault = null;
+        ServerStats.CountRequest();
         var error = FrameHeader.TryReadRequest(frame, out var header);
         if (_trace && _traceLog.IsEnabled(LogLevel.Debug))
         {
