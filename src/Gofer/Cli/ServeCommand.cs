@@ -1,17 +1,174 @@
 using System.CommandLine;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Gofer.HostFs;
+using Gofer.Server;
+using Microsoft.Extensions.Logging;
 
 namespace Gofer.Cli;
 
+/// <summary>
+/// <c>gofer serve --root DIR [--readonly] (--io-fds 3,4,… | --listen unix:PATH | --listen tcp:127.0.0.1:PORT)</c>.
+/// io-fds mode exits 0 once every inherited connection has closed; listen mode runs until SIGTERM/SIGINT.
+/// On listen, one line "listening ENDPOINT" per listener goes to stdout (the real port when PORT is 0), so a
+/// parent or a test can find the server without fixed ports.
+/// </summary>
 internal static class ServeCommand
 {
     public static Command Create()
     {
-        var command = new Command("serve", "Serve a host directory over 9P2000.L.");
-        command.SetAction(_ =>
+        var root = new Option<string>("--root") { Description = "Host directory to export (every fid stays inside it)." };
+        var readOnly = new Option<bool>("--readonly") { Description = "Refuse every mutation with EROFS." };
+        var ioFds = new Option<string?>("--io-fds") { Description = "Comma-separated inherited, connected socket FDs, one session each (e.g. 3,4)." };
+        var listen = new Option<string[]>("--listen") { Description = "unix:PATH or tcp:HOST:PORT (loopback only unless --allow-remote); repeatable.", AllowMultipleArgumentsPerToken = false };
+        var allowRemote = new Option<bool>("--allow-remote") { Description = "Allow --listen on a non-loopback TCP address." };
+        var logLevel = new Option<LogLevel>("--log-level") { Description = "Trace, Debug, Information, Warning, Error, Critical, None.", DefaultValueFactory = _ => LogLevel.Information };
+        var trace = new Option<bool>("--trace") { Description = "Log every request and reply (one line each, Debug level on stderr)." };
+        var msize = new Option<uint>("--msize") { Description = "Largest msize offered (default 1 MiB + 24).", DefaultValueFactory = _ => (1024 * 1024) + 24 };
+        var bundle = new Option<string?>("--bundle") { Description = "OCI bundle: FD i serves mount plan entry i (not wired yet, see TODO)." };
+        var record = new Option<string?>("--record") { Description = "Record each connection as pcapng into DIR (not wired yet, see TODO)." };
+        var hardened = new Option<bool>("--hardened") { Description = "Private mount namespace + pivot_root before serving (not wired yet, see TODO)." };
+
+        var command = new Command("serve", "Serve a host directory over 9P2000.L.")
         {
-            Console.Error.WriteLine("gofer serve: not implemented yet");
-            return 2;
+            root, readOnly, ioFds, listen, allowRemote, logLevel, trace, msize, bundle, record, hardened,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var settings = new Settings(
+                parse.GetValue(root), parse.GetValue(readOnly), parse.GetValue(ioFds), parse.GetValue(listen) ?? [],
+                parse.GetValue(allowRemote), parse.GetValue(logLevel), parse.GetValue(trace), parse.GetValue(msize),
+                parse.GetValue(bundle), parse.GetValue(record), parse.GetValue(hardened));
+            return await RunAsync(settings).ConfigureAwait(false);
         });
         return command;
+    }
+
+    private sealed record Settings(string? Root, bool ReadOnly, string? IoFds, string[] Listen, bool AllowRemote,
+        LogLevel LogLevel, bool Trace, uint Msize, string? Bundle, string? Record, bool Hardened);
+
+    private static async Task<int> RunAsync(Settings s)
+    {
+        // TODO(spec): --bundle DIR → MountPlan; FD i serves plan entry i's source with its flags (branch `spec`).
+        // TODO(record): --record DIR → a TrafficRecorder tee per connection (branch `record`).
+        // TODO(harden): --hardened → mount namespace + pivot_root before the first accept (branch `harden`).
+        if (s.Bundle is not null || s.Record is not null || s.Hardened)
+        {
+            await Console.Error.WriteLineAsync("gofer serve: --bundle, --record and --hardened are not wired in yet").ConfigureAwait(false);
+            return 2;
+        }
+        if (string.IsNullOrEmpty(s.Root))
+            return await Usage("--root DIR is required").ConfigureAwait(false);
+        if ((s.IoFds is null) == (s.Listen.Length == 0))
+            return await Usage("give exactly one of --io-fds or --listen").ConfigureAwait(false);
+        if (s.Msize < 4096)
+            return await Usage("--msize must be at least 4096").ConfigureAwait(false);
+
+        var endpoints = new List<System.Net.EndPoint>();
+        foreach (var spec in s.Listen)
+        {
+            if (!Transport.TryParseListen(spec, s.AllowRemote, out var ep, out var error))
+                return await Usage(error!).ConfigureAwait(false);
+            endpoints.Add(ep!);
+        }
+        var fds = new List<int>();
+        if (s.IoFds is not null)
+        {
+            foreach (var part in s.IoFds.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (!int.TryParse(part, out int fd) || fd < 3)
+                    return await Usage($"--io-fds: '{part}' is not an inherited FD (3 or more)").ConfigureAwait(false);
+                fds.Add(fd);
+            }
+            if (fds.Count == 0)
+                return await Usage("--io-fds: no FD given").ConfigureAwait(false);
+        }
+
+        using var loggerFactory = LoggerFactory.Create(b =>
+        {
+            b.SetMinimumLevel(s.Trace && s.LogLevel > LogLevel.Debug ? LogLevel.Debug : s.LogLevel);
+            if (s.Trace && s.LogLevel > LogLevel.Debug)
+            {
+                // --trace alone: requests and replies at Debug, everything else at the chosen level.
+                b.AddFilter((category, level) => category == "Gofer.Server.Trace" ? level >= LogLevel.Debug : level >= s.LogLevel);
+            }
+            b.AddSimpleConsole(o => o.SingleLine = true);
+            b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        });
+        var log = loggerFactory.CreateLogger("Gofer.Serve");
+
+        var openError = HostExport.TryOpen(s.Root, new HostExportOptions { ReadOnly = s.ReadOnly }, out var export);
+        if (openError != HostFs.Native.Errno.None)
+        {
+            await Console.Error.WriteLineAsync($"gofer serve: cannot open --root '{s.Root}': {openError}").ConfigureAwait(false);
+            return 1;
+        }
+
+        using (export)
+        using (var server = new GoferServer(new ServerOptions { MaxMsize = s.Msize, Trace = s.Trace }, loggerFactory))
+        {
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; server.Shutdown("SIGTERM"); });
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; server.Shutdown("SIGINT"); });
+            string ro = s.ReadOnly ? " (read-only)" : "";
+
+            if (fds.Count > 0)
+            {
+                foreach (int fd in fds)
+                {
+                    Socket socket;
+                    try
+                    {
+                        socket = Transport.FromInheritedFd(fd);
+                    }
+                    catch (Exception e) when (e is SocketException or ArgumentException)
+                    {
+                        await Console.Error.WriteLineAsync($"gofer serve: fd {fd} is not a socket: {e.Message}").ConfigureAwait(false);
+                        server.Shutdown("bad --io-fds");
+                        await server.WhenAllSessionsEnded().ConfigureAwait(false);
+                        return 1;
+                    }
+                    string fdName = "fd:" + fd.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    ServerLog.Listening(log, s.Root, fdName, ro);
+                    server.Track(server.ServeSocketAsync(socket, export!, fdName));
+                }
+                // Exit 0 once every inherited connection has closed (or a signal ended them).
+                await server.WhenAllSessionsEnded().ConfigureAwait(false);
+                return 0;
+            }
+
+            var listeners = new List<Socket>();
+            try
+            {
+                foreach (var ep in endpoints)
+                {
+                    var l = GoferServer.Bind(ep);
+                    listeners.Add(l);
+                    string name = Transport.Describe(l.LocalEndPoint!);
+                    ServerLog.Listening(log, s.Root, name, ro);
+                    Console.Out.WriteLine("listening " + name);
+                }
+            }
+            catch (SocketException e)
+            {
+                await Console.Error.WriteLineAsync($"gofer serve: cannot listen: {e.Message}").ConfigureAwait(false);
+                foreach (var l in listeners)
+                    l.Dispose();
+                return 1;
+            }
+            await Console.Out.FlushAsync().ConfigureAwait(false);
+
+            var loops = listeners.Select(l => server.AcceptLoopAsync(l, export!)).ToArray();
+            await Task.WhenAll(loops).ConfigureAwait(false);
+            await server.WhenAllSessionsEnded().ConfigureAwait(false);
+            foreach (var ep in endpoints.OfType<System.Net.Sockets.UnixDomainSocketEndPoint>())
+                File.Delete(ep.ToString()!);
+            return 0;
+        }
+    }
+
+    private static async Task<int> Usage(string message)
+    {
+        await Console.Error.WriteLineAsync("gofer serve: " + message).ConfigureAwait(false);
+        return 2;
     }
 }

@@ -1,0 +1,136 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Gofer.HostFs;
+using Microsoft.Extensions.Logging;
+
+namespace Gofer.Server;
+
+/// <summary>
+/// Runs sessions: one per connection, each over its own export (one export per inherited FD in a bundle, or one
+/// shared export for a listener). A session's failure never touches another. <see cref="Shutdown"/> ends them all.
+/// </summary>
+internal sealed class GoferServer : IDisposable
+{
+    private readonly ServerOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _log;
+    private readonly ConcurrentDictionary<long, Session> _sessions = new();
+    private readonly ConcurrentDictionary<Task, byte> _running = new();
+    private readonly CancellationTokenSource _stopping = new();
+
+    public GoferServer(ServerOptions options, ILoggerFactory loggerFactory)
+    {
+        _options = options;
+        _loggerFactory = loggerFactory;
+        _log = loggerFactory.CreateLogger("Gofer.Server");
+    }
+
+    public ServerOptions Options => _options;
+
+    public int ActiveSessions => _sessions.Count;
+
+    public CancellationToken Stopping => _stopping.Token;
+
+    /// <summary>Serves one connection given as a pipe until it ends. Never throws for peer behaviour.</summary>
+    public async Task ServeAsync(IDuplexPipe pipe, HostExport export, string endpoint)
+    {
+        using var session = new Session(pipe, export, _options, _loggerFactory);
+        _sessions[session.Id] = session;
+        try
+        {
+            ServerLog.ConnectionOpened(_log, session.Id, endpoint);
+            if (_stopping.IsCancellationRequested)
+                session.Abort("server shutting down");
+            await session.RunAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _sessions.TryRemove(session.Id, out _);
+        }
+    }
+
+    /// <summary>Serves one connected socket (inherited FD or accepted); closes it at the end.</summary>
+    public async Task ServeSocketAsync(Socket socket, HostExport export, string endpoint)
+    {
+        using var connection = Transport.FromSocket(socket, endpoint);
+        try
+        {
+            await ServeAsync(connection, export, endpoint).ConfigureAwait(false);
+        }
+        finally
+        {
+            socket.Dispose();
+        }
+    }
+
+    /// <summary>Binds and accepts until <see cref="Shutdown"/>; every client gets its own session over the export.</summary>
+    public static Socket Bind(EndPoint endpoint)
+    {
+        var listener = new Socket(endpoint.AddressFamily, SocketType.Stream,
+            endpoint is UnixDomainSocketEndPoint ? ProtocolType.Unspecified : ProtocolType.Tcp);
+        try
+        {
+            if (endpoint is UnixDomainSocketEndPoint u && File.Exists(u.ToString()))
+                File.Delete(u.ToString()); // a stale socket file from an earlier run would make bind fail
+            listener.Bind(endpoint);
+            listener.Listen(128);
+            return listener;
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+    }
+
+    public async Task AcceptLoopAsync(Socket listener, HostExport export)
+    {
+        string name = Transport.Describe(listener.LocalEndPoint!);
+        using var registration = _stopping.Token.Register(static s => ((Socket)s!).Dispose(), listener);
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception) when (_stopping.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (SocketException e)
+            {
+                ServerLog.AcceptFailed(_log, name, e);
+                await Task.Delay(100).ConfigureAwait(false); // e.g. EMFILE: do not spin
+                continue;
+            }
+            Track(ServeSocketAsync(client, export, name + " peer " + (client.RemoteEndPoint?.ToString() ?? "?")));
+        }
+    }
+
+    /// <summary>Keeps a session task so shutdown can wait for it.</summary>
+    public void Track(Task task)
+    {
+        _running[task] = 0;
+        task.ContinueWith(static (t, s) => ((ConcurrentDictionary<Task, byte>)s!).TryRemove(t, out _), _running,
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Stops accepting and ends every session (in-flight requests finish, their replies may be dropped).</summary>
+    public void Shutdown(string reason)
+    {
+        if (_stopping.IsCancellationRequested)
+            return;
+        ServerLog.ShuttingDown(_log, reason);
+        _stopping.Cancel();
+        foreach (var s in _sessions.Values)
+            s.Abort("server shutting down: " + reason);
+    }
+
+    public void Dispose() => _stopping.Dispose();
+
+    /// <summary>Waits until every tracked session has ended.</summary>
+    public Task WhenAllSessionsEnded() => Task.WhenAll(_running.Keys);
+}

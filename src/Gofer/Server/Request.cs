@@ -1,0 +1,84 @@
+using System.Buffers;
+
+namespace Gofer.Server;
+
+/// <summary>
+/// A request handed to a worker: its frame copied out of the pipe into a pooled array (so the read loop can move
+/// on), its reply buffer, and the flushes waiting for it. Pooled per session and reused; queued on the thread pool
+/// as an IThreadPoolWorkItem, so dispatching allocates nothing.
+/// </summary>
+internal sealed class Request : IThreadPoolWorkItem
+{
+    public const int Queued = 0;
+    public const int Running = 1;
+    public const int Cancelled = 2;
+
+    private readonly Session _session;
+    private byte[] _frame = [];
+    private ushort[] _flushes = new ushort[2];
+
+    public Request(Session session) => _session = session;
+
+    public int State;
+
+    public ushort Tag { get; private set; }
+
+    public int Epoch { get; private set; }
+
+    public int Length { get; private set; }
+
+    public ReadOnlySpan<byte> Frame => _frame.AsSpan(0, Length);
+
+    public ReplyBuffer Reply { get; } = new(256);
+
+    public int FlushCount { get; private set; }
+
+    public ReadOnlySpan<ushort> Flushes => _flushes.AsSpan(0, FlushCount);
+
+    public void Init(ReadOnlySpan<byte> frame, ushort tag, int epoch)
+    {
+        if (_frame.Length < frame.Length)
+        {
+            if (_frame.Length > 0)
+                ArrayPool<byte>.Shared.Return(_frame);
+            _frame = ArrayPool<byte>.Shared.Rent(frame.Length);
+        }
+        frame.CopyTo(_frame);
+        Length = frame.Length;
+        Tag = tag;
+        Epoch = epoch;
+        State = Queued;
+        FlushCount = 0;
+        Reply.Clear();
+    }
+
+    /// <summary>Called under the session's tag lock.</summary>
+    public void AddFlush(ushort tag)
+    {
+        if (FlushCount == _flushes.Length)
+            Array.Resize(ref _flushes, _flushes.Length * 2);
+        _flushes[FlushCount++] = tag;
+    }
+
+    /// <summary>Gives big buffers back so a pooled request does not pin 1 MiB forever.</summary>
+    public void Recycle(int keep)
+    {
+        Reply.Trim(keep);
+        if (_frame.Length > keep)
+        {
+            ArrayPool<byte>.Shared.Return(_frame);
+            _frame = [];
+        }
+        Length = 0;
+    }
+
+    public void Release()
+    {
+        Reply.Release();
+        if (_frame.Length > 0)
+            ArrayPool<byte>.Shared.Return(_frame);
+        _frame = [];
+    }
+
+    public void Execute() => _session.RunWorker(this);
+}

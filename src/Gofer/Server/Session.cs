@@ -1,0 +1,697 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Gofer.HostFs;
+using Microsoft.Extensions.Logging;
+using P9.Protocol.Framing;
+using P9.Protocol.Wire;
+
+namespace Gofer.Server;
+
+/// <summary>
+/// One 9P2000.L session over one connection (any IDuplexPipe: socket, in-memory pipe).
+/// <para>
+/// Flow: one read loop takes every complete frame in each buffer the PipeReader hands it. Cheap requests (getattr,
+/// walk, clunk, lopen, small read/write, …) run inline on the read loop, their replies appended to one batch buffer
+/// that is committed to the output once per read (one copy, one flush). Requests that may be slow (readdir, fsync,
+/// big I/O, creates, renames, unlinks) are copied into a pooled <see cref="Request"/> and queued on the thread pool;
+/// their replies are committed as they complete (completion order). At most MaxInFlight run at once; when full the
+/// read loop stops reading (back-pressure reaches the peer through the socket).
+/// </para>
+/// <para>
+/// Output: exactly one thread at a time writes to and flushes the PipeWriter (the "flusher"). A committer that finds
+/// no flusher becomes it and writes straight into the pipe; otherwise it appends to <c>_pending</c>, which the
+/// flusher moves into the pipe after its flush completes. So PipeWriter is never used concurrently and a slow peer
+/// only ever delays replies, never a worker's syscall.
+/// </para>
+/// </summary>
+internal sealed partial class Session : IDisposable
+{
+    private enum FrameAction
+    {
+        Done,
+        WaitSlot,
+        WaitDrain,
+        Close,
+    }
+
+    private const int BatchCommitThreshold = 256 * 1024;
+
+    private static long s_nextId;
+
+    private readonly IDuplexPipe _pipe;
+    private readonly HostExport _export;
+    private readonly ServerOptions _options;
+    private readonly ILogger _log;
+    private readonly ILogger _traceLog;
+    private readonly bool _trace;
+    private readonly FidTable _fids;
+    private readonly SemaphoreSlim _slots;
+    private readonly ReplyBuffer _batch = new(64 * 1024);
+
+    // Tags of requests queued or running on workers (inline requests finish before the next frame is read).
+    private readonly Lock _tagGate = new();
+    private readonly Dictionary<ushort, Request> _inFlight = [];
+    private readonly Stack<Request> _pool = new();
+    private int _active;               // dispatched and not yet fully answered (reply committed or dropped)
+    private int _epoch;                // bumped by Tversion: replies of older epochs are dropped
+    private TaskCompletionSource? _drained;
+
+    // Output.
+    private readonly Lock _outGate = new();
+    private ReplyBuffer _pending = new(4096);
+    private ReplyBuffer _spare = new(4096);
+    private bool _flushing;
+    private bool _outputDead;
+    private TaskCompletionSource? _outputDrained;
+
+    // Session state (read loop only, except _msize read by workers after a Tversion barrier).
+    private uint _msize;
+    private uint _maxFrame = P9Constants.PreVersionMaxFrame;
+    private bool _versioned;
+    private byte[] _join = [];
+
+    // Watchdog.
+    private readonly long _connectedAt = Environment.TickCount64;
+    private long _partialSince;        // TickCount64 when the current partial frame began, 0 when none
+    private volatile string? _abortReason;
+    private Timer? _watchdog;
+
+    public Session(IDuplexPipe pipe, HostExport export, ServerOptions options, ILoggerFactory loggerFactory)
+    {
+        _pipe = pipe;
+        _export = export;
+        _options = options;
+        _log = loggerFactory.CreateLogger("Gofer.Server");
+        _traceLog = loggerFactory.CreateLogger("Gofer.Server.Trace");
+        _trace = options.Trace && _traceLog.IsEnabled(LogLevel.Debug);
+        _fids = new FidTable(options.MaxFids);
+        _slots = new SemaphoreSlim(options.MaxInFlight, options.MaxInFlight);
+        Id = Interlocked.Increment(ref s_nextId);
+    }
+
+    public long Id { get; }
+
+    /// <summary>Why the session ended (first reason recorded).</summary>
+    public string? CloseReason { get; private set; }
+
+    internal uint Msize => _msize;
+
+    /// <summary>Ends the session from outside (shutdown): the read loop stops, in-flight work finishes or is dropped.</summary>
+    public void Abort(string reason)
+    {
+        _abortReason ??= reason;
+        _pipe.Input.CancelPendingRead();
+    }
+
+    /// <summary>Serves until the peer closes, a framing error, a timeout or <see cref="Abort"/>. Never throws for peer behaviour.</summary>
+    public async Task RunAsync()
+    {
+        _watchdog = new Timer(static s => ((Session)s!).Watchdog(), this, _options.WatchdogPeriod, _options.WatchdogPeriod);
+        string reason;
+        bool dropped = false;
+        try
+        {
+            (reason, dropped) = await ReadLoopAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException or System.Net.Sockets.SocketException)
+        {
+            reason = "transport error: " + e.Message;
+        }
+        catch (Exception e)
+        {
+            ServerLog.ConnectionFailed(_log, Id, e);
+            reason = "internal error: " + e.GetType().Name;
+            dropped = true;
+        }
+
+        CloseReason = reason;
+        await _watchdog.DisposeAsync().ConfigureAwait(false);
+        await EndAllWorkAsync().ConfigureAwait(false);
+        _fids.Clear();
+        if (dropped)
+            ServerLog.ConnectionDropped(_log, Id, reason);
+        else
+            ServerLog.ConnectionClosed(_log, Id, reason);
+        lock (_outGate)
+            _outputDead = true;
+        await _pipe.Input.CompleteAsync().ConfigureAwait(false);
+        await _pipe.Output.CompleteAsync().ConfigureAwait(false);
+        lock (_tagGate)
+        {
+            while (_pool.Count > 0)
+                _pool.Pop().Release();
+        }
+        _batch.Release();
+    }
+
+    private async Task<(string Reason, bool Dropped)> ReadLoopAsync()
+    {
+        var input = _pipe.Input;
+        while (true)
+        {
+            var result = await input.ReadAsync().ConfigureAwait(false);
+            if (result.IsCanceled)
+            {
+                input.AdvanceTo(result.Buffer.Start);
+                return (_abortReason ?? "cancelled", _abortReason is not null && _abortReason.StartsWith("timeout", StringComparison.Ordinal));
+            }
+
+            var buffer = result.Buffer;
+            var consumed = buffer.Start;
+            var examined = buffer.End;
+            var action = FrameAction.Done;
+            string? fault = null;
+            while (true)
+            {
+                var status = P9FrameScanner.Scan(buffer, _maxFrame, out int length, out var error);
+                if (status == FrameScanStatus.NeedMoreData)
+                    break;
+                if (status == FrameScanStatus.Error)
+                {
+                    fault = error.Describe();
+                    action = FrameAction.Close;
+                    break;
+                }
+
+                var frame = buffer.Slice(0, length);
+                action = frame.IsSingleSegment ? ProcessFrame(frame.FirstSpan, out fault) : ProcessJoined(frame, out fault);
+                if (action is FrameAction.WaitSlot or FrameAction.WaitDrain)
+                {
+                    examined = consumed; // the frame stays in the pipe and is processed again after the wait
+                    break;
+                }
+
+                buffer = buffer.Slice(length);
+                consumed = buffer.Start;
+                if (action == FrameAction.Close)
+                    break;
+                if (_batch.Length >= BatchCommitThreshold)
+                    CommitBatch();
+            }
+
+            if (action is FrameAction.WaitSlot or FrameAction.WaitDrain || buffer.IsEmpty)
+                _partialSince = 0;
+            else if (_partialSince == 0)
+                _partialSince = Environment.TickCount64;
+
+            input.AdvanceTo(consumed, examined);
+            CommitBatch();
+
+            if (action == FrameAction.Close)
+                return (fault ?? "closed", true);
+            if (action == FrameAction.WaitSlot)
+            {
+                await _slots.WaitAsync().ConfigureAwait(false);
+                _slots.Release(); // taken again by the dispatch that re-reads this frame
+                continue;
+            }
+            if (action == FrameAction.WaitDrain)
+            {
+                Task? t;
+                lock (_tagGate)
+                    t = _drained?.Task;
+                if (t is not null)
+                    await t.ConfigureAwait(false);
+                continue;
+            }
+
+            Task? outputWait = null;
+            lock (_outGate)
+            {
+                if (_flushing && _pending.Length > _options.MaxPendingOutput && !_outputDead)
+                    outputWait = (_outputDrained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+            if (outputWait is not null)
+                await outputWait.ConfigureAwait(false);
+
+            if (result.IsCompleted)
+                return buffer.IsEmpty ? ("peer closed the connection", false) : (P9DecodeError.TruncatedStream.Describe(), true);
+        }
+    }
+
+    private FrameAction ProcessJoined(in ReadOnlySequence<byte> frame, out string? fault)
+    {
+        int length = (int)frame.Length;
+        if (_join.Length < length)
+            _join = new byte[Math.Max(length, 16 * 1024)];
+        frame.CopyTo(_join);
+        return ProcessFrame(_join.AsSpan(0, length), out fault);
+    }
+
+    private FrameAction ProcessFrame(ReadOnlySpan<byte> frame, out string? fault)
+    {
+        fault = null;
+        var error = FrameHeader.TryReadRequest(frame, out var header);
+        if (_trace && _traceLog.IsEnabled(LogLevel.Debug))
+        {
+#pragma warning disable CA1873 // guarded just above: formatting runs only when --trace is on and Debug is enabled
+            ServerLog.TraceRequest(_traceLog, Id, P9Trace.Format(frame));
+#pragma warning restore CA1873
+        }
+        if (error != P9DecodeError.None)
+        {
+            if (error.IsFatal())
+            {
+                fault = error.Describe();
+                return FrameAction.Close;
+            }
+            ReplyInline(header.Tag, error.ToErrno());
+            return FrameAction.Done;
+        }
+
+        var type = header.Type;
+        if (type == P9MessageType.Tversion)
+            return HandleVersion(frame, header);
+
+        if (!_versioned)
+        {
+            // No session yet: nothing but Tversion has a meaning.
+            ReplyInline(header.Tag, LinuxErrno.EPROTO);
+            return FrameAction.Done;
+        }
+
+        bool toWorker = IsWorkerRequest(type, frame);
+        lock (_tagGate)
+        {
+            if (_inFlight.ContainsKey(header.Tag))
+            {
+                ServerLog.DuplicateTag(_log, Id, header.Tag);
+                ReplyInline(header.Tag, LinuxErrno.EINVAL);
+                return FrameAction.Done;
+            }
+        }
+
+        if (type == P9MessageType.Tflush)
+        {
+            HandleFlush(frame, header);
+            return FrameAction.Done;
+        }
+
+        if (toWorker)
+        {
+            if (!_slots.Wait(0))
+                return FrameAction.WaitSlot;
+            Request r;
+            lock (_tagGate)
+            {
+                r = _pool.Count > 0 ? _pool.Pop() : new Request(this);
+                r.Init(frame, header.Tag, _epoch);
+                _inFlight.Add(header.Tag, r);
+                _active++;
+            }
+            ThreadPool.UnsafeQueueUserWorkItem(r, preferLocal: false);
+            return FrameAction.Done;
+        }
+
+        int start = _batch.Length;
+        RunHandler(frame, header, _batch);
+        if (_trace)
+            TraceReplies(_batch.WrittenSpan[start..]);
+        return FrameAction.Done;
+    }
+
+    /// <summary>What may block or take long goes to a worker; single fast syscalls stay on the read loop.</summary>
+    private bool IsWorkerRequest(P9MessageType type, ReadOnlySpan<byte> frame) => type switch
+    {
+        P9MessageType.Treaddir or P9MessageType.Tfsync or P9MessageType.Tlcreate or P9MessageType.Tmkdir
+            or P9MessageType.Tsymlink or P9MessageType.Tmknod or P9MessageType.Trename or P9MessageType.Trenameat
+            or P9MessageType.Tunlinkat or P9MessageType.Tlink or P9MessageType.Tremove => true,
+        // size[4] Tread tag[2] fid[4] offset[8] count[4]
+        P9MessageType.Tread => frame.Length >= 23 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(frame[19..]) > (uint)_options.InlineIoMax,
+        // size[4] Twrite tag[2] fid[4] offset[8] count[4] data[count]
+        P9MessageType.Twrite => frame.Length - P9Constants.WriteRequestHeaderSize > _options.InlineIoMax,
+        _ => false,
+    };
+
+    private void RunHandler(ReadOnlySpan<byte> frame, FrameHeader header, ReplyBuffer output)
+    {
+        int start = output.Length;
+        try
+        {
+            Handle(frame, header, output);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A bug, not peer behaviour: answer EIO so the client is not left waiting, and log it.
+            output.Truncate(start);
+            if (_log.IsEnabled(LogLevel.Error))
+                ServerLog.HandlerFailed(_log, Id, header.Type.ToString(), e);
+            Rlerror.Encode(output, header.Tag, LinuxErrno.EIO);
+        }
+    }
+
+    private void ReplyInline(ushort tag, uint errno)
+    {
+        int start = _batch.Length;
+        Rlerror.Encode(_batch, tag, errno);
+        if (_trace)
+            TraceReplies(_batch.WrittenSpan[start..]);
+    }
+
+    private void TraceReplies(ReadOnlySpan<byte> replies)
+    {
+        while (replies.Length >= P9Constants.HeaderSize)
+        {
+            int size = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(replies);
+            if (size < P9Constants.HeaderSize || size > replies.Length)
+                break;
+            if (_traceLog.IsEnabled(LogLevel.Debug))
+            {
+#pragma warning disable CA1873 // guarded just above (and callers check --trace)
+                ServerLog.TraceReply(_traceLog, Id, P9Trace.Format(replies[..size]));
+#pragma warning restore CA1873
+            }
+            replies = replies[size..];
+        }
+    }
+
+    // ---- Tflush ----------------------------------------------------------------------------------------------
+
+    private void HandleFlush(ReadOnlySpan<byte> frame, FrameHeader header)
+    {
+        var error = Tflush.TryDecode(frame, out var m);
+        if (error != P9DecodeError.None)
+        {
+            ReplyInline(header.Tag, error.ToErrno());
+            return;
+        }
+
+        lock (_tagGate)
+        {
+            if (_inFlight.TryGetValue(m.Oldtag, out var r))
+            {
+                if (Interlocked.CompareExchange(ref r.State, Request.Cancelled, Request.Queued) != Request.Queued)
+                {
+                    // Running: its reply (if any) goes out first, then this Rflush, in one commit.
+                    r.AddFlush(header.Tag);
+                    return;
+                }
+
+                // Not started: it will never run nor be answered; earlier flushes of it are answered now too.
+                _inFlight.Remove(m.Oldtag);
+                foreach (var t in r.Flushes)
+                    Rflush.Encode(_batch, t);
+            }
+        }
+
+        int start = _batch.Length;
+        Rflush.Encode(_batch, header.Tag);
+        if (_trace)
+            TraceReplies(_batch.WrittenSpan[start..]);
+    }
+
+    // ---- Tversion --------------------------------------------------------------------------------------------
+
+    private FrameAction HandleVersion(ReadOnlySpan<byte> frame, FrameHeader header)
+    {
+        var error = Tversion.TryDecode(frame, out var m);
+        if (error != P9DecodeError.None)
+        {
+            ReplyInline(header.Tag, error.ToErrno());
+            return FrameAction.Done;
+        }
+
+        int ended;
+        lock (_tagGate)
+        {
+            // A new session: queued work is cancelled, running work finishes but its replies are dropped.
+            _epoch++;
+            ended = _inFlight.Count;
+            foreach (var r in _inFlight.Values)
+                Interlocked.CompareExchange(ref r.State, Request.Cancelled, Request.Queued);
+            _inFlight.Clear();
+            if (_active > 0)
+            {
+                _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                return FrameAction.WaitDrain;
+            }
+        }
+
+        int fids = _fids.Clear();
+        if (fids > 0 || ended > 0)
+            ServerLog.SessionReset(_log, Id, fids, ended);
+
+        int start = _batch.Length;
+        if (!Tversion.IsDotL(m.Version))
+        {
+            _versioned = false;
+            Rversion.Encode(_batch, header.Tag, Math.Min(m.Msize, _options.MaxMsize), "unknown"u8);
+        }
+        else if (m.Msize < P9Constants.MinMsize)
+        {
+            _versioned = false;
+            Rlerror.Encode(_batch, header.Tag, LinuxErrno.EMSGSIZE);
+        }
+        else
+        {
+            _msize = Math.Min(m.Msize, _options.MaxMsize);
+            _maxFrame = _msize;
+            _versioned = true;
+            Rversion.Encode(_batch, header.Tag, _msize, "9P2000.L"u8);
+            ServerLog.Versioned(_log, Id, P9Constants.Version, _msize);
+        }
+        if (_trace)
+            TraceReplies(_batch.WrittenSpan[start..]);
+        return FrameAction.Done;
+    }
+
+    // ---- workers ---------------------------------------------------------------------------------------------
+
+    internal void RunWorker(Request r)
+    {
+        _options.BeforeWorkerStart?.Invoke(r.Tag);
+        if (Interlocked.CompareExchange(ref r.State, Request.Running, Request.Queued) == Request.Queued)
+        {
+            _options.WorkerStarted?.Invoke(r.Tag);
+            var frame = r.Frame;
+            FrameHeader.TryRead(frame, out var header);
+            RunHandler(frame, header, r.Reply);
+        }
+        else
+        {
+            r.Reply.Clear(); // flushed before it started, or ended by a Tversion
+        }
+
+        bool send;
+        lock (_tagGate)
+        {
+            if (_inFlight.TryGetValue(r.Tag, out var current) && current == r)
+                _inFlight.Remove(r.Tag);
+            send = r.Epoch == _epoch && r.State == Request.Running;
+            if (send)
+            {
+                foreach (var t in r.Flushes)
+                    Rflush.Encode(r.Reply, t);
+            }
+        }
+
+        if (send)
+        {
+            if (_trace)
+                TraceReplies(r.Reply.WrittenSpan);
+            Commit(r.Reply.WrittenSpan);
+        }
+
+        r.Recycle(64 * 1024);
+        lock (_tagGate)
+        {
+            _pool.Push(r);
+            if (--_active == 0 && _drained is { } d)
+            {
+                _drained = null;
+                d.TrySetResult();
+            }
+        }
+        _slots.Release();
+    }
+
+    /// <summary>Connection end: cancel what has not started, wait for what is running (its replies are dropped).</summary>
+    private async Task EndAllWorkAsync()
+    {
+        Task? wait = null;
+        lock (_tagGate)
+        {
+            _epoch++;
+            foreach (var r in _inFlight.Values)
+                Interlocked.CompareExchange(ref r.State, Request.Cancelled, Request.Queued);
+            _inFlight.Clear();
+            if (_active > 0)
+                wait = (_drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+        if (wait is not null)
+            await wait.ConfigureAwait(false);
+    }
+
+    // ---- output ----------------------------------------------------------------------------------------------
+
+    private void CommitBatch()
+    {
+        if (_batch.Length == 0)
+            return;
+        Commit(_batch.WrittenSpan);
+        _batch.Trim(256 * 1024);
+    }
+
+    /// <summary>Hands whole reply frames to the connection. Safe from any thread; never blocks on the peer.</summary>
+    private void Commit(ReadOnlySpan<byte> replies)
+    {
+        if (replies.IsEmpty)
+            return;
+        lock (_outGate)
+        {
+            if (_outputDead)
+                return;
+            if (_flushing)
+            {
+                _pending.Write(replies);
+                return;
+            }
+            _flushing = true;
+        }
+
+        try
+        {
+            replies.CopyTo(_pipe.Output.GetSpan(replies.Length));
+            _pipe.Output.Advance(replies.Length);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or IOException)
+        {
+            OutputFailed();
+            return;
+        }
+        FlushLoop();
+    }
+
+    /// <summary>Runs while this thread is the flusher: flush, then move what others queued meanwhile, until none is left.</summary>
+    private void FlushLoop()
+    {
+        while (true)
+        {
+            ValueTask<FlushResult> flush;
+            try
+            {
+                flush = _pipe.Output.FlushAsync();
+            }
+            catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or IOException)
+            {
+                OutputFailed();
+                return;
+            }
+
+            if (!flush.IsCompletedSuccessfully)
+            {
+                _ = FlushSlowAsync(flush);
+                return;
+            }
+
+            if (!AfterFlush(flush.Result))
+                return;
+        }
+    }
+
+    private async Task FlushSlowAsync(ValueTask<FlushResult> flush)
+    {
+        FlushResult result;
+        try
+        {
+            result = await flush.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or IOException or OperationCanceledException)
+        {
+            OutputFailed();
+            return;
+        }
+
+        if (AfterFlush(result))
+            FlushLoop();
+    }
+
+    /// <summary>True when more output was queued and has been written into the pipe (flush again).</summary>
+    private bool AfterFlush(FlushResult result)
+    {
+        if (result.IsCompleted)
+        {
+            OutputFailed();
+            return false;
+        }
+
+        ReplyBuffer next;
+        TaskCompletionSource? drained = null;
+        lock (_outGate)
+        {
+            if (_pending.Length == 0 || _outputDead)
+            {
+                _flushing = false;
+                drained = _outputDrained;
+                _outputDrained = null;
+                next = null!;
+            }
+            else
+            {
+                next = _pending;
+                _pending = _spare;
+                _spare = next;
+                if (_outputDrained is not null && _pending.Length == 0)
+                {
+                    drained = _outputDrained;
+                    _outputDrained = null;
+                }
+            }
+        }
+        drained?.TrySetResult();
+        if (next is null)
+            return false;
+
+        try
+        {
+            next.WrittenSpan.CopyTo(_pipe.Output.GetSpan(next.Length));
+            _pipe.Output.Advance(next.Length);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or IOException)
+        {
+            OutputFailed();
+            return false;
+        }
+        finally
+        {
+            next.Trim(1024 * 1024);
+        }
+        return true;
+    }
+
+    private void OutputFailed()
+    {
+        TaskCompletionSource? drained;
+        lock (_outGate)
+        {
+            _outputDead = true;
+            _flushing = false;
+            _pending.Clear();
+            drained = _outputDrained;
+            _outputDrained = null;
+        }
+        drained?.TrySetResult();
+        Abort("peer stopped reading replies (output closed)");
+    }
+
+    public void Dispose()
+    {
+        _watchdog?.Dispose();
+        _slots.Dispose();
+    }
+
+    // ---- watchdog --------------------------------------------------------------------------------------------
+
+    private void Watchdog()
+    {
+        long now = Environment.TickCount64;
+        if (!_versioned && now - _connectedAt > (long)_options.VersionTimeout.TotalMilliseconds)
+        {
+            Abort($"timeout: no Tversion within {_options.VersionTimeout.TotalSeconds:0} s");
+            return;
+        }
+        long since = Volatile.Read(ref _partialSince);
+        if (since != 0 && now - since > (long)_options.PartialFrameTimeout.TotalMilliseconds)
+            Abort($"timeout: a frame stayed incomplete for more than {_options.PartialFrameTimeout.TotalSeconds:0} s");
+    }
+}
