@@ -118,11 +118,13 @@ internal static class RunCommand
         try
         {
             // One gofer per container, each with its own connections (as runsc starts one gofer per container).
+            // The gofer's stdout goes to our stderr: whatever it prints is log, never the command's output.
+            using var goferStdout = new Microsoft.Win32.SafeHandles.SafeFileHandle(2, ownsHandle: false);
             foreach (var c in containers)
             {
                 try
                 {
-                    c.Launch = await SandboxLauncher.LaunchAsync(c.Plan, new LaunchOptions(), ct).ConfigureAwait(false);
+                    c.Launch = await SandboxLauncher.LaunchAsync(c.Plan, new LaunchOptions { StandardOutput = goferStdout }, ct).ConfigureAwait(false);
                     c.Plan = c.Launch.Plan;
                 }
                 catch (GoferLaunchException e) when (GoferFileSystems.DefaultIsStandIn)
