@@ -37,6 +37,9 @@ internal sealed record ServerOptions
     /// <summary>Test seam: called once a dispatched request is running, before its handler. Null in production.</summary>
     internal Action<ushort>? WorkerStarted { get; init; }
 
+    /// <summary>Test seam: called when a Tversion starts waiting for in-flight requests to end. Null in production.</summary>
+    internal Action? VersionWaiting { get; init; }
+
     /// <summary>Log every request and reply with the codec's trace formatter (Debug level, category Gofer.Server.Trace).</summary>
     public bool Trace { get; init; }
 }

@@ -423,6 +423,7 @@ internal sealed partial class Session : IDisposable
             if (_active > 0)
             {
                 _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _options.VersionWaiting?.Invoke();
                 return FrameAction.WaitDrain;
             }
         }

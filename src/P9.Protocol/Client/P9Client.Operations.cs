@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using P9.Protocol.Wire;
 
 namespace P9.Protocol.Client;
@@ -8,6 +9,7 @@ public sealed partial class P9Client
     // size[4] Twalk tag[2] fid[4] newfid[4] nwname[2] nwname*(wname[s]) → Rwalk nwqid[2] nwqid*(qid[13])
     /// <summary>Returns how many names resolved (their qids copied into <paramref name="qids"/>). newfid exists
     /// afterwards only if all did (or names is empty); a short walk leaves newfid unused and its number freed.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal async ValueTask<int> WalkRawAsync(uint fid, uint newFid, ReadOnlyMemory<string> names, Memory<Qid> qids, CancellationToken cancellationToken)
     {
         if (names.Length > P9Constants.MaxWalkElements)
@@ -70,6 +72,7 @@ public sealed partial class P9Client
             static (_, _) => true, cancellationToken);
 
     // size[4] Tclunk tag[2] fid[4] → Rclunk. The fid is gone afterwards even on Rlerror (clunk(5)).
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     internal async ValueTask ClunkRawAsync(uint fid)
     {
         try
@@ -85,6 +88,7 @@ public sealed partial class P9Client
     }
 
     // size[4] Tremove tag[2] fid[4] → Rremove. Clunks the fid whatever the outcome (remove(5)).
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     internal async ValueTask RemoveRawAsync(uint fid)
     {
         try

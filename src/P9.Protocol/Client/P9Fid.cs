@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text;
 using P9.Protocol.Wire;
 
@@ -59,6 +60,7 @@ public sealed class P9Fid : IAsyncDisposable, IDisposable
     /// (their qids are written to <paramref name="qids"/>), and the new handle when all did. A failure on the first
     /// name is an Rlerror → <see cref="P9Exception"/> (ENOENT…). Revalidating a cached path costs one RPC.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<P9WalkResult> WalkPartialAsync(ReadOnlyMemory<string> names, Memory<Qid> qids, CancellationToken cancellationToken = default)
     {
         uint fid = Live;
@@ -110,6 +112,7 @@ public sealed class P9Fid : IAsyncDisposable, IDisposable
     // ---- open, create, I/O ------------------------------------------------------------------------------------
 
     /// <summary>Tlopen this fid (after which it can no longer be walked from on strict servers).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask OpenAsync(LopenFlags flags, CancellationToken cancellationToken = default)
     {
         var (qid, ioUnit) = await Client.LopenRawAsync(Live, flags, cancellationToken).ConfigureAwait(false);
@@ -140,6 +143,7 @@ public sealed class P9Fid : IAsyncDisposable, IDisposable
 
     /// <summary>pread: reads at <paramref name="offset"/> in chunks of <see cref="ChunkSize"/> until the buffer is full
     /// or a chunk comes back short (end of file). Returns the bytes read.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> ReadAsync(ulong offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         uint fid = Live;
@@ -158,6 +162,7 @@ public sealed class P9Fid : IAsyncDisposable, IDisposable
 
     /// <summary>pwrite: writes all of <paramref name="data"/> at <paramref name="offset"/> in chunks; returns the
     /// bytes written (less only if the server accepted 0 bytes of a chunk, as for a full disk).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> WriteAsync(ulong offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
         uint fid = Live;
@@ -197,6 +202,7 @@ public sealed class P9Fid : IAsyncDisposable, IDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask FsyncAsync(bool dataSync = false, CancellationToken cancellationToken = default) =>
         await Client.FsyncRawAsync(Live, dataSync, cancellationToken).ConfigureAwait(false);
 
@@ -205,6 +211,7 @@ public sealed class P9Fid : IAsyncDisposable, IDisposable
     public ValueTask<P9Attr> GetAttrAsync(GetattrMask mask = GetattrMask.Basic, CancellationToken cancellationToken = default) =>
         Client.GetAttrRawAsync(Live, mask, cancellationToken);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SetAttrAsync(P9SetAttr attributes, CancellationToken cancellationToken = default) =>
         await Client.SetAttrRawAsync(Live, attributes, cancellationToken).ConfigureAwait(false);
 
@@ -393,6 +400,7 @@ public sealed class P9Fid : IAsyncDisposable, IDisposable
 
     /// <summary>Tclunk, reporting the server's error (a setxattr's failure arrives here). Idempotent: only the first
     /// call sends. If the connection is dead there is nothing to clunk.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ClunkAsync()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
@@ -403,6 +411,7 @@ public sealed class P9Fid : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Clunks, ignoring the server's answer and a dead connection.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask DisposeAsync()
     {
         try

@@ -319,3 +319,7 @@ public abstract class ClientInteropTests<TServer> : IAsyncLifetime
 public sealed class DiodClientTests : ClientInteropTests<DiodServer>
 {
 }
+
+public sealed class GoferClientTests : ClientInteropTests<GoferServer>
+{
+}

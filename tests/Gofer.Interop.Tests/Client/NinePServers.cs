@@ -24,6 +24,9 @@ public abstract class NinePServer : IAsyncDisposable
 
     protected abstract ProcessStartInfo StartInfo(int port);
 
+    /// <summary>True when the server picks its port and prints it (no bind-and-close race).</summary>
+    protected virtual bool ReportsPort => false;
+
     public async Task StartAsync()
     {
         // Free port: bind 0, read it, close. A tiny race with other processes is retried by the caller's connect loop.
@@ -39,10 +42,24 @@ public abstract class NinePServer : IAsyncDisposable
         psi.RedirectStandardOutput = true;
         psi.UseShellExecute = false;
         _process = Process.Start(psi) ?? throw new InvalidOperationException("could not start " + psi.FileName);
-        _process.OutputDataReceived += (_, _) => { };
         _process.ErrorDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
+        if (ReportsPort)
+        {
+            // The server chose its own port (listen on :0) and prints "listening tcp:127.0.0.1:PORT" first.
+            var line = await _process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(120));
+            const string prefix = "listening tcp:127.0.0.1:";
+            if (line is null || !line.StartsWith(prefix, StringComparison.Ordinal))
+                throw new InvalidOperationException($"{Name} did not report its endpoint: {line}");
+            EndPoint = new IPEndPoint(IPAddress.Loopback, int.Parse(line[prefix.Length..], System.Globalization.CultureInfo.InvariantCulture));
+            // Keep draining stdout so the server never blocks on a full pipe.
+            _ = _process.StandardOutput.ReadToEndAsync();
+        }
+        else
+        {
+            _process.OutputDataReceived += (_, _) => { };
+            _process.BeginOutputReadLine();
+        }
         // Wait (generously: CI is slow) until it accepts connections.
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
@@ -108,6 +125,27 @@ public sealed class DiodServer : NinePServer
     {
         var psi = new ProcessStartInfo("diod");
         foreach (var a in new[] { "-f", "-n", "-N", "-l", $"127.0.0.1:{port}", "-e", Root })
+            psi.ArgumentList.Add(a);
+        return psi;
+    }
+}
+
+/// <summary>Our own server: `gofer serve --root DIR --listen tcp:127.0.0.1:0`, run from the test's build output;
+/// aname "" = the root.</summary>
+public sealed class GoferServer : NinePServer
+{
+    public override string AttachName => "";
+
+    public override string Name => "gofer";
+
+    public override uint MaxMsize => 1024 * 1024;
+
+    protected override bool ReportsPort => true;
+
+    protected override ProcessStartInfo StartInfo(int port)
+    {
+        var psi = new ProcessStartInfo("dotnet");
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "gofer.dll"), "serve", "--root", Root, "--listen", "tcp:127.0.0.1:0" })
             psi.ArgumentList.Add(a);
         return psi;
     }

@@ -14,12 +14,17 @@ internal sealed class FakeServer : IAsyncDisposable
 {
     public static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
 
-    private readonly Pipe _toServer = new(new PipeOptions(pauseWriterThreshold: 0));
-    private readonly Pipe _toClient = new(new PipeOptions(pauseWriterThreshold: 0));
+    private readonly Pipe _toServer;
+    private readonly Pipe _toClient;
     private readonly P9FrameReader _frames;
 
-    public FakeServer(uint msize)
+    /// <param name="inline">Run pipe continuations inline instead of via PipeScheduler.ThreadPool, whose
+    /// QueueUserWorkItem allocates a work item per wake-up: the allocation test measures the client, not that.</param>
+    public FakeServer(uint msize, bool inline = false)
     {
+        var scheduler = inline ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
+        _toServer = new Pipe(new PipeOptions(readerScheduler: scheduler, writerScheduler: scheduler, pauseWriterThreshold: 0));
+        _toClient = new Pipe(new PipeOptions(readerScheduler: scheduler, writerScheduler: scheduler, pauseWriterThreshold: 0));
         Msize = msize;
         _frames = new P9FrameReader(_toServer.Reader, 1 << 24);
     }
@@ -33,9 +38,9 @@ internal sealed class FakeServer : IAsyncDisposable
     private sealed record Duplex(PipeReader Input, PipeWriter Output) : IDuplexPipe;
 
     /// <summary>Starts a client against a fresh fake server and answers its Tversion.</summary>
-    public static async Task<(P9Client Client, FakeServer Server)> StartAsync(uint msize = 8192, int maxInFlight = 1024)
+    public static async Task<(P9Client Client, FakeServer Server)> StartAsync(uint msize = 8192, int maxInFlight = 1024, bool inline = false)
     {
-        var server = new FakeServer(msize);
+        var server = new FakeServer(msize, inline);
         var connect = P9Client.ConnectAsync(server.ClientSide, new P9ClientOptions { MaxMessageSize = msize, MaxRequestsInFlight = maxInFlight });
         var tversion = await server.ReadAsync();
         Assert.Equal(P9MessageType.Tversion, tversion.Type);
@@ -83,7 +88,9 @@ internal sealed class FakeServer : IAsyncDisposable
         return await attach.WaitAsync(Generous);
     }
 
-    /// <summary>Answers requests until the client goes away: Tgetattr → Rgetattr (size = fid), Tclunk → Rclunk,
+    private static readonly byte[] ReadPayload = new byte[4096];
+
+    /// <summary>Answers requests until the client goes away: Tgetattr → Rgetattr (size = fid), Tread → up to 4 KiB of zeros, Tclunk → Rclunk,
     /// anything else → Rlerror ENOSYS. Allocation-free, so the client's allocations can be measured in-process.</summary>
     public async Task AutoAnswerAsync()
     {
@@ -104,6 +111,10 @@ internal sealed class FakeServer : IAsyncDisposable
                         break;
                     case P9MessageType.Tclunk:
                         Rclunk.Encode(_toClient.Writer, h.Tag);
+                        break;
+                    case P9MessageType.Tread:
+                        Tread.TryDecode(frame, out var rd);
+                        Rread.Encode(_toClient.Writer, h.Tag, ReadPayload.AsSpan(0, (int)Math.Min(rd.Count, (uint)ReadPayload.Length)));
                         break;
                     default:
                         Rlerror.Encode(_toClient.Writer, h.Tag, LinuxErrno.ENOSYS);
