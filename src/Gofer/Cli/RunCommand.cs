@@ -31,23 +31,30 @@ internal static class RunCommand
         var overlay = new Option<string>("--overlay2") { Description = "Overlay: none, root:memory or all:memory.", DefaultValueFactory = _ => "none" };
         var fileAccess = new Option<string>("--file-access") { Description = "Rootfs file access: exclusive (default) or shared.", DefaultValueFactory = _ => "exclusive" };
         fileAccess.AcceptOnlyFromAmong("exclusive", "shared");
+        var requireGofer = new Option<bool>("--require-gofer") { Description = "Fail when the gofer cannot start instead of falling back to in-memory copies of the host sources." };
         var command = new Argument<string[]>("command") { Description = "The command to run in the sandbox (after --); default: sh.", Arity = ArgumentArity.ZeroOrMore };
 
         var run = new Command("run", "Plan, spawn the gofer and run a command in the sandbox's file view.")
         {
-            bundle, pod, podFile, stats, overlay, fileAccess, command,
+            bundle, pod, podFile, stats, overlay, fileAccess, requireGofer, command,
         };
         run.SetAction(async (parse, ct) =>
         {
             var settings = new Settings(
                 parse.GetValue(bundle), parse.GetValue(pod) ?? [], parse.GetValue(podFile), parse.GetValue(stats),
-                parse.GetValue(overlay)!, parse.GetValue(fileAccess)!, parse.GetValue(command) ?? []);
+                parse.GetValue(overlay)!, parse.GetValue(fileAccess)!, parse.GetValue(command) ?? [])
+            {
+                RequireGofer = parse.GetValue(requireGofer),
+            };
             return await RunAsync(settings, ShellIo.FromConsole(), ct).ConfigureAwait(false);
         });
         return run;
     }
 
-    internal sealed record Settings(string? Bundle, string[] Pod, string? PodFile, bool Stats, string Overlay, string FileAccess, string[] Command);
+    internal sealed record Settings(string? Bundle, string[] Pod, string? PodFile, bool Stats, string Overlay, string FileAccess, string[] Command)
+    {
+        public bool RequireGofer { get; init; }
+    }
 
     private sealed class Container(string name, MountPlan plan)
     {
@@ -108,12 +115,6 @@ internal static class RunCommand
             }
         }
 
-        var factory = GoferFileSystems.Default;
-        if (GoferFileSystems.DefaultIsStandIn)
-        {
-            await err.WriteLineAsync("gofer run: note: this build has no gofer filesystem yet; each gofer mount is an in-memory copy of its host source (writes stay in the sandbox)").ConfigureAwait(false);
-        }
-
         int status;
         try
         {
@@ -127,10 +128,12 @@ internal static class RunCommand
                     c.Launch = await SandboxLauncher.LaunchAsync(c.Plan, new LaunchOptions { StandardOutput = goferStdout }, ct).ConfigureAwait(false);
                     c.Plan = c.Launch.Plan;
                 }
-                catch (GoferLaunchException e) when (GoferFileSystems.DefaultIsStandIn)
+                catch (GoferLaunchException e) when (!s.RequireGofer)
                 {
-                    // The stand-in does not talk to the gofer, so a gofer that cannot serve yet is reported, not fatal.
-                    await err.WriteLineAsync($"gofer run: {Prefix(c)}the gofer did not start: {e.Message}; continuing without it").ConfigureAwait(false);
+                    // TEMPORARY while `gofer serve --bundle` is not wired in: say so loudly and show the bundle
+                    // through in-memory copies of the host sources rather than nothing. --require-gofer makes it fatal.
+                    await err.WriteLineAsync($"gofer run: {Prefix(c)}the gofer did not start: {e.Message}").ConfigureAwait(false);
+                    await err.WriteLineAsync($"gofer run: {Prefix(c)}falling back to in-memory copies of the host sources (not served by the gofer: writes stay in the sandbox, host changes are not seen)").ConfigureAwait(false);
                 }
             }
 
@@ -139,6 +142,7 @@ internal static class RunCommand
             foreach (var c in containers)
             {
                 IReadOnlyList<Socket?>? sockets = c.Launch?.MountSockets;
+                var factory = c.Launch is null ? GoferFileSystems.SnapshotStandIn : GoferFileSystems.Default;
                 c.Sandbox = await SandboxAttacher.AttachAsync(c.Plan, sockets, factory, new AttachOptions { SharedVolumes = shared }, ct).ConfigureAwait(false);
             }
 
@@ -275,13 +279,21 @@ internal static class RunCommand
             foreach (var (m, fs) in sandbox.GoferFileSystems)
             {
                 string label = string.Create(ic, $"{(name.Length == 0 ? string.Empty : name + ":")}{m.Destination} (fd {m.GoferIndex ?? 0}, {SandboxAttacher.CacheName(m.Cache ?? Spec.CachePolicy.Exclusive)})");
-                if (fs is not IGoferMountStats st)
+                IReadOnlyList<P9.Protocol.Client.P9MessageStats> rows;
+                if (fs is Sandbox.Gofer.IRpcStatsSource src)
+                {
+                    rows = src.RpcSnapshot();
+                }
+                else if (fs is IGoferMountStats st)
+                {
+                    rows = st.RpcStats.Snapshot();
+                }
+                else
                 {
                     sb.Append(label).Append(": no RPC statistics (").Append(fs.TypeName).Append(" stand-in, not a gofer filesystem)\n");
                     continue;
                 }
 
-                var rows = st.RpcStats.Snapshot();
                 long req = rows.Sum(r => r.Requests), outB = rows.Sum(r => r.BytesSent), inB = rows.Sum(r => r.BytesReceived);
                 sb.Append(string.Create(ic, $"{label}: {req} RPCs, {outB} B out, {inB} B in\n"));
                 foreach (var r in rows)
@@ -289,7 +301,7 @@ internal static class RunCommand
                     sb.Append(string.Create(ic, $"  {r.Type,-14} {r.Requests,8} req {r.BytesSent,10} B out {r.BytesReceived,10} B in {r.Errors,6} err\n"));
                 }
 
-                sb.Append("  client-side RPC latency: ").Append(st.RpcLatency?.Format().Replace("\n", "\n  ", StringComparison.Ordinal) ?? "not measured").Append('\n');
+                sb.Append("  client-side RPC latency: ").Append((fs as IGoferMountStats)?.RpcLatency?.Format().Replace("\n", "\n  ", StringComparison.Ordinal) ?? "not measured (the gofer filesystem does not time its RPCs yet; IGoferMountStats.RpcLatency is the hook)").Append('\n');
             }
         }
 

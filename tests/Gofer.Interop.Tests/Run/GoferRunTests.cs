@@ -7,10 +7,9 @@ namespace Gofer.Interop.Tests.Run;
 /// </summary>
 public class GoferRunTests
 {
-    // Remove these Skips when GoferFileSystems.Default is the gofer filesystem over a P9Client (helper `goferfs`)
-    // and `gofer serve --bundle` serves (helper `server`): until then each gofer mount is an in-memory copy of its
-    // host source, so writes cannot reach the host and host changes cannot be seen.
-    private const string NeedsGoferFs = "needs the gofer filesystem (src/Gofer/Sandbox/Gofer, wired in GoferFileSystems.Default) and `gofer serve --bundle`";
+    // Remove these Skips when `gofer serve --bundle` serves (helper `server`): until then the launch fails and gofer
+    // run shows in-memory copies of the host sources, so writes cannot reach the host and host changes are not seen.
+    private const string NeedsGoferFs = "needs `gofer serve --bundle DIR --io-fds … --mounts-fd N` (helper `server`: ServeCommand still answers \"not wired in yet\"); until then gofer run falls back to in-memory copies of the host sources";
 
     private static async Task<GoferRunProcess.Result> RunBundleAsync(string bundle, string stdin, params string[] command) =>
         await GoferRunProcess.RunAsync(["run", "--bundle", bundle, "--", .. command], stdin);

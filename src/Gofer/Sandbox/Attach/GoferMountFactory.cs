@@ -24,14 +24,23 @@ internal delegate ValueTask<IFileSystem> GoferFileSystemFactory(GoferMountConnec
 /// <summary>The factories <see cref="SandboxAttacher"/> can use.</summary>
 internal static class GoferFileSystems
 {
-    /// <summary>True while <see cref="Default"/> is the tmpfs stand-in (no gofer filesystem in the build yet).</summary>
-    public static bool DefaultIsStandIn => true;
+    /// <summary>What <c>gofer run</c> uses: the gofer filesystem over a P9Client on the mount's socket.</summary>
+    public static GoferFileSystemFactory Default => Gofer;
 
     /// <summary>
-    /// What <c>gofer run</c> uses. Until the gofer filesystem over a P9Client exists this is
-    /// <see cref="SnapshotStandIn"/>; wiring the real one is this one line.
+    /// The gofer filesystem (<see cref="Sandbox.Gofer.GoferFileSystem"/>) over the connection: Tversion, Tattach as
+    /// root, the plan's cache policy; read-only when the gofer serves the mount read-only (ro or overlaid).
     /// </summary>
-    public static GoferFileSystemFactory Default => SnapshotStandIn;
+    public static async ValueTask<IFileSystem> Gofer(GoferMountConnection connection, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (connection.Socket is null)
+        {
+            throw new ArgumentException($"gofer mount {connection.Mount.Destination} has no connection", nameof(connection));
+        }
+
+        return await Sandbox.Gofer.GoferFileSystem.CreateAsync(connection.Socket, connection.Cache, connection.Mount.GoferReadOnly, Credentials.Root, ct: ct).ConfigureAwait(false);
+    }
 
     /// <summary>Most entries and bytes a snapshot stand-in copies from one host source (examples are tiny).</summary>
     internal const int SnapshotMaxEntries = 10_000;
