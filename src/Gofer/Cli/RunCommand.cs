@@ -188,7 +188,14 @@ internal static class RunCommand
                     continue;
                 }
 
-                // Closing our ends ends every session; the gofer then exits by itself (0). SIGTERM only if it lingers.
+                // Closing our ends ends every session; a gofer serving --io-fds then exits by itself (0). Give it
+                // that chance before StopAsync's SIGTERM, so a clean exit is not reported as a signal.
+                foreach (var socket in c.Launch.MountSockets)
+                {
+                    socket.Dispose();
+                }
+
+                await Task.WhenAny(c.Launch.Gofer.Exited, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)).ConfigureAwait(false);
                 var exit = await c.Launch.StopAsync().ConfigureAwait(false);
                 if (!exit.Success)
                 {
