@@ -22,6 +22,9 @@ public sealed record LaunchOptions
 
     /// <summary>The gofer's stderr (its log); null inherits ours.</summary>
     public SafeHandle? StandardError { get; init; }
+
+    /// <summary>The gofer's stdout; null inherits ours. `gofer run` points it at its stderr so the gofer never mixes into the command's output.</summary>
+    public SafeHandle? StandardOutput { get; init; }
 }
 
 /// <summary>A launch that failed: the message says why (with both views for a disagreement, the exit status for a death).</summary>
@@ -140,6 +143,7 @@ public static class SandboxLauncher
                 Arguments = args,
                 InheritedFds = inherited,
                 StandardError = options.StandardError,
+                StandardOutput = options.StandardOutput,
             });
 
             // Our copies of the gofer's ends must go, or EOF would never be seen if the gofer dies.

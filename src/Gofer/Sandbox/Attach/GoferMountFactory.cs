@@ -1,0 +1,133 @@
+using System.Net.Sockets;
+using Gofer.Sandbox.Tmpfs;
+using Gofer.Sandbox.Vfs;
+using Gofer.Spec;
+
+namespace Gofer.Sandbox.Attach;
+
+/// <summary>
+/// One gofer connection to turn into a filesystem: the plan entry, the sandbox end of its socket (null when
+/// attaching without a gofer, as unit tests do), and the cache policy the plan chose for it.
+/// </summary>
+internal sealed record GoferMountConnection(PlannedMount Mount, Socket? Socket, Spec.CachePolicy Cache)
+{
+    /// <summary>Index of the gofer FD (0 = rootfs).</summary>
+    public int Index => Mount.GoferIndex ?? 0;
+}
+
+/// <summary>
+/// The one seam between attaching and the gofer filesystem: makes the <see cref="IFileSystem"/> for a gofer
+/// mount. The filesystem owns the socket from then on (it closes it when disposed, if it is disposable).
+/// </summary>
+internal delegate ValueTask<IFileSystem> GoferFileSystemFactory(GoferMountConnection connection, CancellationToken ct);
+
+/// <summary>The factories <see cref="SandboxAttacher"/> can use.</summary>
+internal static class GoferFileSystems
+{
+    /// <summary>What <c>gofer run</c> uses: the gofer filesystem over a P9Client on the mount's socket.</summary>
+    public static GoferFileSystemFactory Default => Gofer;
+
+    /// <summary>
+    /// The gofer filesystem (<see cref="Sandbox.Gofer.GoferFileSystem"/>) over the connection: Tversion, Tattach as
+    /// root, the plan's cache policy; read-only when the gofer serves the mount read-only (ro or overlaid).
+    /// </summary>
+    public static async ValueTask<IFileSystem> Gofer(GoferMountConnection connection, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (connection.Socket is null)
+        {
+            throw new ArgumentException($"gofer mount {connection.Mount.Destination} has no connection", nameof(connection));
+        }
+
+        return await Sandbox.Gofer.GoferFileSystem.CreateAsync(connection.Socket, connection.Cache, connection.Mount.GoferReadOnly, Credentials.Root, ct: ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Most entries and bytes a snapshot stand-in copies from one host source (examples are tiny).</summary>
+    internal const int SnapshotMaxEntries = 10_000;
+    internal const long SnapshotMaxBytes = 64L << 20;
+
+    /// <summary>
+    /// TEMPORARY, until the gofer filesystem exists: a tmpfs filled with a copy of the mount's host source, so the
+    /// sandbox's file view shows the bundle's files. It reads the host directly (not through the gofer), writes
+    /// stay in sandbox memory, and host changes are not seen: everything a real gofer mount does differently.
+    /// </summary>
+    public static async ValueTask<IFileSystem> SnapshotStandIn(GoferMountConnection connection, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var fs = new TmpfsFileSystem(new TmpfsOptions { RootMode = 0x1ED });
+        if (connection.Mount.Source is { } source && Directory.Exists(source))
+        {
+            int budget = SnapshotMaxEntries;
+            long bytes = SnapshotMaxBytes;
+            await CopyDirAsync(new DirectoryInfo(source), fs.Root, () => budget-- > 0, n => (bytes -= n) >= 0, ct).ConfigureAwait(false);
+        }
+
+        fs.IsReadOnly = connection.Mount.GoferReadOnly;
+        return fs;
+    }
+
+    private static async ValueTask CopyDirAsync(DirectoryInfo dir, INode into, Func<bool> take, Func<long, bool> takeBytes, CancellationToken ct)
+    {
+        foreach (var info in dir.EnumerateFileSystemInfos().OrderBy(i => i.Name, StringComparer.Ordinal))
+        {
+            if (!take())
+            {
+                return;
+            }
+
+            uint perm = (uint)info.UnixFileMode & Mode.PermMask;
+            INode node;
+            if (info.LinkTarget is { } target)
+            {
+                node = await into.SymlinkAsync(info.Name, target, Credentials.Root, ct).ConfigureAwait(false);
+                continue;
+            }
+            else if (info is DirectoryInfo sub)
+            {
+                node = await into.MkdirAsync(info.Name, perm, Credentials.Root, ct).ConfigureAwait(false);
+                await CopyDirAsync(sub, node, take, takeBytes, ct).ConfigureAwait(false);
+            }
+            else if (info is FileInfo file && (file.Attributes & (FileAttributes.Device | FileAttributes.ReparsePoint)) == 0 && takeBytes(file.Length))
+            {
+                node = await into.CreateAsync(info.Name, perm, Credentials.Root, ct).ConfigureAwait(false);
+                byte[] data;
+                try
+                {
+                    data = await File.ReadAllBytesAsync(file.FullName, ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    continue;
+                }
+
+                var h = await node.OpenAsync(OpenFlags.WriteOnly, ct).ConfigureAwait(false);
+                await using (h.ConfigureAwait(false))
+                {
+                    for (int off = 0; off < data.Length;)
+                    {
+                        off += await h.WriteAsync(data.AsMemory(off), off, ct).ConfigureAwait(false);
+                    }
+                }
+            }
+            else
+            {
+                continue;
+            }
+
+            var mtime = Timespec.FromDateTimeOffset(info.LastWriteTimeUtc);
+            await node.SetAttrAsync(new SetAttr(SetAttrMask.Mtime | SetAttrMask.MtimeSet | SetAttrMask.Atime | SetAttrMask.AtimeSet, Atime: mtime, Mtime: mtime), ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// An empty tmpfs in place of each gofer mount. The socket stays open and unused (the launch owns and closes
+    /// it), so the gofer sees a live connection until the sandbox stops. Read-only mounts stay read-only through
+    /// the mount flag. The tmpfs is returned itself, not wrapped: the VFS keys its dentry trees on the filesystem
+    /// its nodes report.
+    /// </summary>
+    public static ValueTask<IFileSystem> StandIn(GoferMountConnection connection, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return ValueTask.FromResult<IFileSystem>(new TmpfsFileSystem(new TmpfsOptions { RootMode = 0x1ED }));
+    }
+}
