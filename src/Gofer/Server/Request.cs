@@ -29,7 +29,8 @@ internal sealed class Request : IThreadPoolWorkItem
 
     public ReadOnlySpan<byte> Frame => _frame.AsSpan(0, Length);
 
-    public ReplyBuffer Reply { get; } = new(256);
+    /// <summary>Swapped for an empty buffer when the filled one is queued for output (no copy of big replies).</summary>
+    public ReplyBuffer Reply = new(256);
 
     public int FlushCount { get; private set; }
 

@@ -19,7 +19,7 @@ namespace Gofer.Server;
 /// </para>
 /// <para>
 /// Output: exactly one thread at a time writes to and flushes the PipeWriter (the "flusher"). A committer that finds
-/// no flusher becomes it and writes straight into the pipe; otherwise it appends to <c>_pending</c>, which the
+/// no flusher becomes it and writes straight into the pipe; otherwise it queues its whole buffer (no copy), which the
 /// flusher moves into the pipe after its flush completes. So PipeWriter is never used concurrently and a slow peer
 /// only ever delays replies, never a worker's syscall.
 /// </para>
@@ -46,7 +46,7 @@ internal sealed partial class Session : IDisposable
     private readonly bool _trace;
     private readonly FidTable _fids;
     private readonly SemaphoreSlim _slots;
-    private readonly ReplyBuffer _batch = new(64 * 1024);
+    private ReplyBuffer _batch = new(64 * 1024);
 
     // Tags of requests queued or running on workers (inline requests finish before the next frame is read).
     private readonly Lock _tagGate = new();
@@ -58,8 +58,9 @@ internal sealed partial class Session : IDisposable
 
     // Output.
     private readonly Lock _outGate = new();
-    private ReplyBuffer _pending = new(4096);
-    private ReplyBuffer _spare = new(4096);
+    private readonly Queue<ReplyBuffer> _queued = new();  // whole reply buffers waiting for the flusher
+    private readonly Stack<ReplyBuffer> _free = new();     // emptied buffers handed back to committers
+    private long _queuedBytes;
     private bool _flushing;
     private bool _outputDead;
     private TaskCompletionSource? _outputDrained;
@@ -218,7 +219,7 @@ internal sealed partial class Session : IDisposable
             Task? outputWait = null;
             lock (_outGate)
             {
-                if (_flushing && _pending.Length > _options.MaxPendingOutput && !_outputDead)
+                if (_flushing && _queuedBytes > _options.MaxPendingOutput && !_outputDead)
                     outputWait = (_outputDrained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
             if (outputWait is not null)
@@ -490,7 +491,7 @@ internal sealed partial class Session : IDisposable
         {
             if (_trace)
                 TraceReplies(r.Reply.WrittenSpan);
-            Commit(r.Reply.WrittenSpan);
+            Commit(ref r.Reply);
         }
 
         r.Recycle(64 * 1024);
@@ -529,38 +530,56 @@ internal sealed partial class Session : IDisposable
     {
         if (_batch.Length == 0)
             return;
-        Commit(_batch.WrittenSpan);
+        Commit(ref _batch);
         _batch.Trim(256 * 1024);
     }
 
-    /// <summary>Hands whole reply frames to the connection. Safe from any thread; never blocks on the peer.</summary>
-    private void Commit(ReadOnlySpan<byte> replies)
+    /// <summary>
+    /// Hands whole reply frames to the connection. Safe from any thread; never blocks on the peer. If another thread
+    /// is flushing, the buffer itself is queued (ownership moves to the output, <paramref name="replies"/> receives an
+    /// empty one): a 1 MiB Rread is never copied twice.
+    /// </summary>
+    private void Commit(ref ReplyBuffer replies)
     {
-        if (replies.IsEmpty)
+        if (replies.Length == 0)
             return;
         lock (_outGate)
         {
             if (_outputDead)
+            {
+                replies.Clear();
                 return;
+            }
             if (_flushing)
             {
-                _pending.Write(replies);
+                _queued.Enqueue(replies);
+                _queuedBytes += replies.Length;
+                replies = _free.Count > 0 ? _free.Pop() : new ReplyBuffer(4096);
                 return;
             }
             _flushing = true;
         }
 
+        bool ok = WriteToPipe(replies);
+        replies.Clear();
+        if (ok)
+            FlushLoop();
+    }
+
+    private bool WriteToPipe(ReplyBuffer buffer)
+    {
         try
         {
-            replies.CopyTo(_pipe.Output.GetSpan(replies.Length));
-            _pipe.Output.Advance(replies.Length);
+            var output = _pipe.Output;
+            buffer.WrittenSpan.CopyTo(output.GetSpan(buffer.Length));
+            output.Advance(buffer.Length);
+            return true;
         }
         catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or IOException)
         {
             OutputFailed();
-            return;
+            return false;
         }
-        FlushLoop();
     }
 
     /// <summary>Runs while this thread is the flusher: flush, then move what others queued meanwhile, until none is left.</summary>
@@ -607,7 +626,7 @@ internal sealed partial class Session : IDisposable
             FlushLoop();
     }
 
-    /// <summary>True when more output was queued and has been written into the pipe (flush again).</summary>
+    /// <summary>True when queued output has been written into the pipe (flush again); false when the flusher stops.</summary>
     private bool AfterFlush(FlushResult result)
     {
         if (result.IsCompleted)
@@ -616,48 +635,52 @@ internal sealed partial class Session : IDisposable
             return false;
         }
 
-        ReplyBuffer next;
-        TaskCompletionSource? drained = null;
-        lock (_outGate)
+        while (true)
         {
-            if (_pending.Length == 0 || _outputDead)
+            ReplyBuffer? next = null;
+            TaskCompletionSource? drained = null;
+            lock (_outGate)
             {
-                _flushing = false;
-                drained = _outputDrained;
-                _outputDrained = null;
-                next = null!;
-            }
-            else
-            {
-                next = _pending;
-                _pending = _spare;
-                _spare = next;
-                if (_outputDrained is not null && _pending.Length == 0)
+                if (_queued.Count == 0 || _outputDead)
                 {
+                    _flushing = false;
                     drained = _outputDrained;
                     _outputDrained = null;
                 }
+                else
+                {
+                    next = _queued.Dequeue();
+                    _queuedBytes -= next.Length;
+                    if (_outputDrained is not null && _queuedBytes <= _options.MaxPendingOutput / 2)
+                    {
+                        drained = _outputDrained;
+                        _outputDrained = null;
+                    }
+                }
+            }
+            drained?.TrySetResult();
+            if (next is null)
+                return false;
+
+            bool ok = WriteToPipe(next);
+            next.Trim(64 * 1024);
+            lock (_outGate)
+            {
+                if (_free.Count < 64)
+                    _free.Push(next);
+                else
+                    next.Release();
+            }
+            if (!ok)
+                return false;
+
+            // Gather a few small queued replies into the same flush; stop before the pipe holds too much.
+            lock (_outGate)
+            {
+                if (_queued.Count == 0 || _queued.Peek().Length > 64 * 1024)
+                    return true;
             }
         }
-        drained?.TrySetResult();
-        if (next is null)
-            return false;
-
-        try
-        {
-            next.WrittenSpan.CopyTo(_pipe.Output.GetSpan(next.Length));
-            _pipe.Output.Advance(next.Length);
-        }
-        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or IOException)
-        {
-            OutputFailed();
-            return false;
-        }
-        finally
-        {
-            next.Trim(1024 * 1024);
-        }
-        return true;
     }
 
     private void OutputFailed()
@@ -667,7 +690,9 @@ internal sealed partial class Session : IDisposable
         {
             _outputDead = true;
             _flushing = false;
-            _pending.Clear();
+            while (_queued.Count > 0)
+                _queued.Dequeue().Release();
+            _queuedBytes = 0;
             drained = _outputDrained;
             _outputDrained = null;
         }
