@@ -307,6 +307,7 @@ public sealed partial class P9Client : IAsyncDisposable
     /// request is queued, so a Tflush can never be sent ahead of the request it flushes).</summary>
     private void SendEncoded<TState>(PendingOperation op, TState state, Action<IBufferWriter<byte>, ushort, TState> encode, CancellationToken cancellationToken)
     {
+        bool wake;
         lock (_sendLock)
         {
             int start = _sendBuffer.Length;
@@ -322,18 +323,23 @@ public sealed partial class P9Client : IAsyncDisposable
                 throw;
             }
             Stats.Sent(op.Request, _sendBuffer.Length - start);
-            WakeWriterLocked();
+            wake = WakeWriterLocked();
         }
+        if (wake)
+            _writerSignal.Set();
         op.RegisterCancellation(cancellationToken);
     }
 
-    private void WakeWriterLocked()
+    /// <summary>Under the send lock: claims the job of waking the writer. The caller calls
+    /// <see cref="WriterSignal.Set"/> after leaving the lock: the writer's continuation then runs inline on the
+    /// caller's thread (it writes and flushes what is queued, then parks again), which saves a thread-pool hop per
+    /// request compared with queuing the writer.</summary>
+    private bool WakeWriterLocked()
     {
-        if (_writerWaiting)
-        {
-            _writerWaiting = false;
-            _writerSignal.Set();
-        }
+        if (!_writerWaiting)
+            return false;
+        _writerWaiting = false;
+        return true;
     }
 
     private async Task WriteLoopAsync()
@@ -394,7 +400,7 @@ public sealed partial class P9Client : IAsyncDisposable
     /// <summary>Single-waiter signal for the writer loop (one pooled IValueTaskSource, no allocation per wake).</summary>
     private sealed class WriterSignal : IValueTaskSource
     {
-        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = false };
 
         public ValueTask Arm()
         {
@@ -437,11 +443,14 @@ public sealed partial class P9Client : IAsyncDisposable
             op.TryFail(exception);
         // Wake callers waiting for a tag: they see the failure and throw.
         _gate.Release(_maxInFlight);
+        bool wake;
         lock (_sendLock)
         {
             _writerStop = true;
-            WakeWriterLocked();
+            wake = WakeWriterLocked();
         }
+        if (wake)
+            _writerSignal.Set();
         _input.CancelPendingRead();
         return exception;
     }
@@ -471,6 +480,7 @@ public sealed partial class P9Client : IAsyncDisposable
     /// </summary>
     internal void StartFlush(PendingOperation target)
     {
+        bool wake;
         lock (_sendLock)
         {
             PendingOperation flush;
@@ -492,8 +502,10 @@ public sealed partial class P9Client : IAsyncDisposable
             int start = _sendBuffer.Length;
             Tflush.Encode(_sendBuffer, flush.Tag, target.Tag);
             Stats.Sent(P9MessageType.Tflush, _sendBuffer.Length - start);
-            WakeWriterLocked();
+            wake = WakeWriterLocked();
         }
+        if (wake)
+            _writerSignal.Set();
     }
 
     /// <summary>Sends a Tclunk nobody waits for (a fid created by a request whose caller had already given up,
@@ -510,13 +522,16 @@ public sealed partial class P9Client : IAsyncDisposable
             return;
         }
         op.ClunkFid = fid;
+        bool wake;
         lock (_sendLock)
         {
             int start = _sendBuffer.Length;
             Tclunk.Encode(_sendBuffer, op.Tag, fid);
             Stats.Sent(P9MessageType.Tclunk, _sendBuffer.Length - start);
-            WakeWriterLocked();
+            wake = WakeWriterLocked();
         }
+        if (wake)
+            _writerSignal.Set();
     }
 
     // ---- reading ----------------------------------------------------------------------------------------------
