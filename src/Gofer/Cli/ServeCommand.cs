@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Gofer.HostFs;
+using Gofer.Runtime;
 using Gofer.Server;
+using Gofer.Spec;
 using Microsoft.Extensions.Logging;
 
 namespace Gofer.Cli;
@@ -25,44 +27,55 @@ internal static class ServeCommand
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Trace, Debug, Information, Warning, Error, Critical, None.", DefaultValueFactory = _ => LogLevel.Information };
         var trace = new Option<bool>("--trace") { Description = "Log every request and reply (one line each, Debug level on stderr)." };
         var msize = new Option<uint>("--msize") { Description = "Largest msize offered (default 1 MiB + 24).", DefaultValueFactory = _ => (1024 * 1024) + 24 };
-        var bundle = new Option<string?>("--bundle") { Description = "OCI bundle: FD i serves mount plan entry i (not wired yet, see TODO)." };
+        var bundle = new Option<string?>("--bundle") { Description = "OCI bundle: FD i of --io-fds serves gofer mount i of its plan (rootfs first), with that mount's source and read-only flag." };
+        var mountsFd = new Option<int?>("--mounts-fd") { Description = "With --bundle: write the resolved mounts report to this inherited FD, then close it." };
+        var overlay2 = new Option<string?>("--overlay2") { Description = "With --bundle: overlay configuration, as for `gofer plan`." };
+        var fileAccess = new Option<string?>("--file-access") { Description = "With --bundle: exclusive (default) or shared, as for `gofer plan`." };
         var record = new Option<string?>("--record") { Description = "Record each connection as pcapng into DIR (not wired yet, see TODO)." };
         var hardened = new Option<bool>("--hardened") { Description = "Private mount namespace + pivot_root before serving (not wired yet, see TODO)." };
 
         var command = new Command("serve", "Serve a host directory over 9P2000.L.")
         {
-            root, readOnly, ioFds, listen, allowRemote, logLevel, trace, msize, bundle, record, hardened,
+            root, readOnly, ioFds, listen, allowRemote, logLevel, trace, msize, bundle, mountsFd, overlay2, fileAccess, record, hardened,
         };
         command.SetAction(async (parse, ct) =>
         {
             var settings = new Settings(
                 parse.GetValue(root), parse.GetValue(readOnly), parse.GetValue(ioFds), parse.GetValue(listen) ?? [],
                 parse.GetValue(allowRemote), parse.GetValue(logLevel), parse.GetValue(trace), parse.GetValue(msize),
-                parse.GetValue(bundle), parse.GetValue(record), parse.GetValue(hardened));
+                parse.GetValue(bundle), parse.GetValue(mountsFd), parse.GetValue(overlay2), parse.GetValue(fileAccess),
+                parse.GetValue(record), parse.GetValue(hardened));
             return await RunAsync(settings).ConfigureAwait(false);
         });
         return command;
     }
 
     private sealed record Settings(string? Root, bool ReadOnly, string? IoFds, string[] Listen, bool AllowRemote,
-        LogLevel LogLevel, bool Trace, uint Msize, string? Bundle, string? Record, bool Hardened);
+        LogLevel LogLevel, bool Trace, uint Msize, string? Bundle, int? MountsFd, string? Overlay2, string? FileAccess,
+        string? Record, bool Hardened);
+
+    /// <summary>One inherited FD and what it serves: --root gives every FD the same export, --bundle one each.</summary>
+    private sealed record FdExport(int Fd, string Root, bool ReadOnly, string Label);
 
     private static async Task<int> RunAsync(Settings s)
     {
-        // TODO(spec): --bundle DIR → MountPlan; FD i serves plan entry i's source with its flags (branch `spec`).
         // TODO(record): --record DIR → a TrafficRecorder tee per connection (branch `record`).
         // TODO(harden): --hardened → mount namespace + pivot_root before the first accept (branch `harden`).
-        if (s.Bundle is not null || s.Record is not null || s.Hardened)
+        if (s.Record is not null || s.Hardened)
         {
-            await Console.Error.WriteLineAsync("gofer serve: --bundle, --record and --hardened are not wired in yet").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("gofer serve: --record and --hardened are not wired in yet").ConfigureAwait(false);
             return 2;
         }
-        if (string.IsNullOrEmpty(s.Root))
-            return await Usage("--root DIR is required").ConfigureAwait(false);
-        if ((s.IoFds is null) == (s.Listen.Length == 0))
-            return await Usage("give exactly one of --io-fds or --listen").ConfigureAwait(false);
         if (s.Msize < 4096)
             return await Usage("--msize must be at least 4096").ConfigureAwait(false);
+        if (s.Bundle is not null)
+            return await RunBundleAsync(s).ConfigureAwait(false);
+        if (s.MountsFd is not null || s.Overlay2 is not null || s.FileAccess is not null)
+            return await Usage("--mounts-fd, --overlay2 and --file-access only go with --bundle").ConfigureAwait(false);
+        if (string.IsNullOrEmpty(s.Root))
+            return await Usage("--root DIR (or --bundle DIR) is required").ConfigureAwait(false);
+        if ((s.IoFds is null) == (s.Listen.Length == 0))
+            return await Usage("give exactly one of --io-fds or --listen").ConfigureAwait(false);
 
         var endpoints = new List<System.Net.EndPoint>();
         foreach (var spec in s.Listen)
@@ -84,17 +97,7 @@ internal static class ServeCommand
                 return await Usage("--io-fds: no FD given").ConfigureAwait(false);
         }
 
-        using var loggerFactory = LoggerFactory.Create(b =>
-        {
-            b.SetMinimumLevel(s.Trace && s.LogLevel > LogLevel.Debug ? LogLevel.Debug : s.LogLevel);
-            if (s.Trace && s.LogLevel > LogLevel.Debug)
-            {
-                // --trace alone: requests and replies at Debug, everything else at the chosen level.
-                b.AddFilter((category, level) => category == "Gofer.Server.Trace" ? level >= LogLevel.Debug : level >= s.LogLevel);
-            }
-            b.AddSimpleConsole(o => o.SingleLine = true);
-            b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        });
+        using var loggerFactory = CreateLoggerFactory(s);
         var log = loggerFactory.CreateLogger("Gofer.Serve");
 
         var openError = HostExport.TryOpen(s.Root, new HostExportOptions { ReadOnly = s.ReadOnly }, out var export);
@@ -163,6 +166,107 @@ internal static class ServeCommand
             foreach (var ep in endpoints.OfType<System.Net.Sockets.UnixDomainSocketEndPoint>())
                 File.Delete(ep.ToString()!);
             return 0;
+        }
+    }
+
+    private static ILoggerFactory CreateLoggerFactory(Settings s) => LoggerFactory.Create(b =>
+    {
+        b.SetMinimumLevel(s.Trace && s.LogLevel > LogLevel.Debug ? LogLevel.Debug : s.LogLevel);
+        if (s.Trace && s.LogLevel > LogLevel.Debug)
+        {
+            // --trace alone: requests and replies at Debug, everything else at the chosen level.
+            b.AddFilter((category, level) => category == "Gofer.Server.Trace" ? level >= LogLevel.Debug : level >= s.LogLevel);
+        }
+        b.AddSimpleConsole(o => o.SingleLine = true);
+        b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+    });
+
+    /// <summary>
+    /// <c>--bundle DIR --io-fds 3,4,… [--mounts-fd N]</c>: the runtime's mode. The bundle is planned exactly as the
+    /// runtime planned it, FD i serves gofer mount i (its source, read-only when the plan says so), and the report
+    /// on --mounts-fd lets the runtime check that both sides agree before the sandbox starts. Each FD is its own
+    /// session: a mount whose source cannot be opened, or an FD that is not a socket, is logged and closed (the
+    /// sandbox sees EOF on that mount) while the others are served. Exits 0 once every connection has closed.
+    /// </summary>
+    private static async Task<int> RunBundleAsync(Settings s)
+    {
+        if (s.Root is not null || s.ReadOnly)
+            return await Usage("--bundle takes the roots and flags from the bundle: drop --root/--readonly").ConfigureAwait(false);
+        if (s.Listen.Length > 0 || s.IoFds is null)
+            return await Usage("--bundle serves inherited FDs: give --io-fds (one per gofer mount), not --listen").ConfigureAwait(false);
+
+        GoferBundle bundle;
+        try
+        {
+            bundle = GoferBundle.PrepareServe(s.Bundle!, s.IoFds, s.MountsFd, s.Overlay2, s.FileAccess);
+        }
+        catch (SpecException e)
+        {
+            await Console.Error.WriteLineAsync("gofer serve: " + e.Message).ConfigureAwait(false);
+            return 2;
+        }
+        catch (IOException e)
+        {
+            // Writing the --mounts-fd report failed: the runtime is gone or gave a bad FD.
+            await Console.Error.WriteLineAsync("gofer serve: --mounts-fd: " + e.Message).ConfigureAwait(false);
+            return 1;
+        }
+
+        var entries = bundle.Mounts
+            .Select(m => new FdExport(m.Fd, m.Root, m.ReadOnly, m.Destination))
+            .ToList();
+        return await ServeFdsAsync(s, entries).ConfigureAwait(false);
+    }
+
+    /// <summary>Serves each inherited FD on its own export until all have closed; one failing never stops the others.</summary>
+    private static async Task<int> ServeFdsAsync(Settings s, IReadOnlyList<FdExport> entries)
+    {
+        using var loggerFactory = CreateLoggerFactory(s);
+        var log = loggerFactory.CreateLogger("Gofer.Serve");
+        var exports = new List<HostExport>();
+        try
+        {
+            using var server = new GoferServer(new ServerOptions { MaxMsize = s.Msize, Trace = s.Trace }, loggerFactory);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; server.Shutdown("SIGTERM"); });
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; server.Shutdown("SIGINT"); });
+            int failed = 0;
+            foreach (var entry in entries)
+            {
+                Socket socket;
+                try
+                {
+                    socket = Transport.FromInheritedFd(entry.Fd);
+                }
+                catch (Exception e) when (e is SocketException or ArgumentException)
+                {
+                    await Console.Error.WriteLineAsync($"gofer serve: fd {entry.Fd} ({entry.Label}) is not a socket: {e.Message}").ConfigureAwait(false);
+                    failed++;
+                    continue;
+                }
+
+                var openError = HostExport.TryOpen(entry.Root, new HostExportOptions { ReadOnly = entry.ReadOnly }, out var export);
+                if (openError != HostFs.Native.Errno.None)
+                {
+                    await Console.Error.WriteLineAsync($"gofer serve: fd {entry.Fd} ({entry.Label}): cannot open '{entry.Root}': {openError}").ConfigureAwait(false);
+                    socket.Dispose(); // the sandbox sees EOF on this mount only
+                    failed++;
+                    continue;
+                }
+
+                exports.Add(export!);
+                string fdName = "fd:" + entry.Fd.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                ServerLog.Listening(log, entry.Root, fdName + " " + entry.Label, entry.ReadOnly ? " (read-only)" : "");
+                server.Track(server.ServeSocketAsync(socket, export!, fdName));
+            }
+
+            // Exit 0 once every inherited connection has closed (or a signal ended them); 1 if none could be served.
+            await server.WhenAllSessionsEnded().ConfigureAwait(false);
+            return failed == entries.Count ? 1 : 0;
+        }
+        finally
+        {
+            foreach (var export in exports)
+                export.Dispose();
         }
     }
 
