@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Gofer.HostFs;
+using Gofer.Recording;
 using Gofer.Runtime;
 using Gofer.Server;
 using Gofer.Spec;
@@ -31,7 +32,7 @@ internal static class ServeCommand
         var mountsFd = new Option<int?>("--mounts-fd") { Description = "With --bundle: write the resolved mounts report to this inherited FD, then close it." };
         var overlay2 = new Option<string?>("--overlay2") { Description = "With --bundle: overlay configuration, as for `gofer plan`." };
         var fileAccess = new Option<string?>("--file-access") { Description = "With --bundle: exclusive (default) or shared, as for `gofer plan`." };
-        var record = new Option<string?>("--record") { Description = "Record each connection as pcapng into DIR (not wired yet, see TODO)." };
+        var record = new Option<string?>("--record") { Description = "Record each connection as a pcapng file in DIR (read it with `gofer trace` or Wireshark)." };
         var hardened = new Option<bool>("--hardened") { Description = "Private mount namespace + pivot_root before serving (not wired yet, see TODO)." };
 
         var command = new Command("serve", "Serve a host directory over 9P2000.L.")
@@ -59,11 +60,10 @@ internal static class ServeCommand
 
     private static async Task<int> RunAsync(Settings s)
     {
-        // TODO(record): --record DIR → a TrafficRecorder tee per connection (branch `record`).
         // TODO(harden): --hardened → mount namespace + pivot_root before the first accept (branch `harden`).
-        if (s.Record is not null || s.Hardened)
+        if (s.Hardened)
         {
-            await Console.Error.WriteLineAsync("gofer serve: --record and --hardened are not wired in yet").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("gofer serve: --hardened is not wired in yet").ConfigureAwait(false);
             return 2;
         }
         if (s.Msize < 4096)
@@ -107,8 +107,10 @@ internal static class ServeCommand
             return 1;
         }
 
+        // Declared before the server: disposed (capture files flushed and closed) after every session has ended.
+        await using var recorder = StartRecorder(s, loggerFactory);
         using (export)
-        using (var server = new GoferServer(new ServerOptions { MaxMsize = s.Msize, Trace = s.Trace }, loggerFactory))
+        using (var server = new GoferServer(new ServerOptions { MaxMsize = s.Msize, Trace = s.Trace }, loggerFactory) { Recorder = recorder })
         {
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; server.Shutdown("SIGTERM"); });
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; server.Shutdown("SIGINT"); });
@@ -223,10 +225,11 @@ internal static class ServeCommand
     {
         using var loggerFactory = CreateLoggerFactory(s);
         var log = loggerFactory.CreateLogger("Gofer.Serve");
+        await using var recorder = StartRecorder(s, loggerFactory);
         var exports = new List<HostExport>();
         try
         {
-            using var server = new GoferServer(new ServerOptions { MaxMsize = s.Msize, Trace = s.Trace }, loggerFactory);
+            using var server = new GoferServer(new ServerOptions { MaxMsize = s.Msize, Trace = s.Trace }, loggerFactory) { Recorder = recorder };
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; server.Shutdown("SIGTERM"); });
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; server.Shutdown("SIGINT"); });
             int failed = 0;
@@ -269,6 +272,10 @@ internal static class ServeCommand
                 export.Dispose();
         }
     }
+
+    /// <summary>One recorder per process for --record (one capture file per connection); null when off.</summary>
+    private static TrafficRecorder? StartRecorder(Settings s, ILoggerFactory loggerFactory) =>
+        s.Record is null ? null : TrafficRecorder.Create(s.Record, loggerFactory.CreateLogger("Gofer.Recording"));
 
     private static async Task<int> Usage(string message)
     {
