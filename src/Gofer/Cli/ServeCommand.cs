@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Gofer.Hardening;
 using Gofer.HostFs;
 using Gofer.Recording;
 using Gofer.Runtime;
@@ -33,11 +34,17 @@ internal static class ServeCommand
         var overlay2 = new Option<string?>("--overlay2") { Description = "With --bundle: overlay configuration, as for `gofer plan`." };
         var fileAccess = new Option<string?>("--file-access") { Description = "With --bundle: exclusive (default) or shared, as for `gofer plan`." };
         var record = new Option<string?>("--record") { Description = "Record each connection as a pcapng file in DIR (read it with `gofer trace` or Wireshark)." };
-        var hardened = new Option<bool>("--hardened") { Description = "Private mount namespace + pivot_root before serving (not wired yet, see TODO)." };
+        var hardened = new Option<bool>("--hardened") { Description = "Serve from a confined child: private namespaces, pivot_root into the exports, reduced capabilities, seccomp (root only; see src/Gofer/Hardening/README.md)." };
+        var fdRoot = new Option<string[]>("--fd-root")
+        {
+            Description = "FD=[ro:]PATH, repeatable: serve inherited FD on PATH (read-only with ro:). What --hardened passes to its confined child.",
+            Hidden = true,
+            AllowMultipleArgumentsPerToken = false,
+        };
 
         var command = new Command("serve", "Serve a host directory over 9P2000.L.")
         {
-            root, readOnly, ioFds, listen, allowRemote, logLevel, trace, msize, bundle, mountsFd, overlay2, fileAccess, record, hardened,
+            root, readOnly, ioFds, listen, allowRemote, logLevel, trace, msize, bundle, mountsFd, overlay2, fileAccess, record, hardened, fdRoot,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -45,7 +52,7 @@ internal static class ServeCommand
                 parse.GetValue(root), parse.GetValue(readOnly), parse.GetValue(ioFds), parse.GetValue(listen) ?? [],
                 parse.GetValue(allowRemote), parse.GetValue(logLevel), parse.GetValue(trace), parse.GetValue(msize),
                 parse.GetValue(bundle), parse.GetValue(mountsFd), parse.GetValue(overlay2), parse.GetValue(fileAccess),
-                parse.GetValue(record), parse.GetValue(hardened));
+                parse.GetValue(record), parse.GetValue(hardened), parse.GetValue(fdRoot) ?? []);
             return await RunAsync(settings).ConfigureAwait(false);
         });
         return command;
@@ -53,21 +60,24 @@ internal static class ServeCommand
 
     private sealed record Settings(string? Root, bool ReadOnly, string? IoFds, string[] Listen, bool AllowRemote,
         LogLevel LogLevel, bool Trace, uint Msize, string? Bundle, int? MountsFd, string? Overlay2, string? FileAccess,
-        string? Record, bool Hardened);
+        string? Record, bool Hardened, string[] FdRoots);
 
     /// <summary>One inherited FD and what it serves: --root gives every FD the same export, --bundle one each.</summary>
     private sealed record FdExport(int Fd, string Root, bool ReadOnly, string Label);
 
     private static async Task<int> RunAsync(Settings s)
     {
-        // TODO(harden): --hardened → mount namespace + pivot_root before the first accept (branch `harden`).
-        if (s.Hardened)
-        {
-            await Console.Error.WriteLineAsync("gofer serve: --hardened is not wired in yet").ConfigureAwait(false);
-            return 2;
-        }
         if (s.Msize < 4096)
             return await Usage("--msize must be at least 4096").ConfigureAwait(false);
+        if (s.Hardened)
+        {
+            if (s.Listen.Length > 0)
+                return await Usage("--hardened serves inherited --io-fds only: the confined child has its own network namespace and cannot see --listen paths").ConfigureAwait(false);
+            if (s.Record is not null)
+                return await Usage("--hardened cannot --record: the confined child sees only its exports, read-only elsewhere").ConfigureAwait(false);
+        }
+        if (s.FdRoots.Length > 0)
+            return await RunFdRootsAsync(s).ConfigureAwait(false);
         if (s.Bundle is not null)
             return await RunBundleAsync(s).ConfigureAwait(false);
         if (s.MountsFd is not null || s.Overlay2 is not null || s.FileAccess is not null)
@@ -96,6 +106,9 @@ internal static class ServeCommand
             if (fds.Count == 0)
                 return await Usage("--io-fds: no FD given").ConfigureAwait(false);
         }
+
+        if (s.Hardened)
+            return RunHardened(s, [new FdExport(0, s.Root, s.ReadOnly, "root")], fds);
 
         using var loggerFactory = CreateLoggerFactory(s);
         var log = loggerFactory.CreateLogger("Gofer.Serve");
@@ -217,6 +230,8 @@ internal static class ServeCommand
         var entries = bundle.Mounts
             .Select(m => new FdExport(m.Fd, m.Root, m.ReadOnly, m.Destination))
             .ToList();
+        if (s.Hardened)
+            return RunHardened(s, entries, [.. entries.Select(e => e.Fd)]);
         return await ServeFdsAsync(s, entries).ConfigureAwait(false);
     }
 
@@ -271,6 +286,70 @@ internal static class ServeCommand
             foreach (var export in exports)
                 export.Dispose();
         }
+    }
+
+    /// <summary>
+    /// --hardened: this process becomes the supervisor. Each export (one for --root, one per mount for --bundle) is
+    /// bound at /exports/i inside a confined child (ServeHardening, see src/Gofer/Hardening/README.md), which is
+    /// re-executed as <c>serve --fd-root FD=[ro:]/exports/i …</c> with the io-fds at the same numbers, and whose exit
+    /// code becomes ours. Refuses to start (never serves unconfined) when confinement is impossible.
+    /// </summary>
+    /// <param name="exports">For --root a single entry whose Fd is unused: every io-fd serves it.</param>
+    private static int RunHardened(Settings s, IReadOnlyList<FdExport> exports, List<int> ioFds)
+    {
+        var hardenedExports = exports.Select(e => new HardenedExport(e.Root, e.ReadOnly)).ToList();
+        IReadOnlyList<string> ChildArguments(IReadOnlyList<string> paths)
+        {
+            var args = new List<string> { "serve" };
+            for (int i = 0; i < ioFds.Count; i++)
+            {
+                // --root: every FD on export 0; --bundle: FD i on export i.
+                int e = exports.Count == 1 ? 0 : i;
+                args.Add("--fd-root");
+                args.Add(ioFds[i].ToString(System.Globalization.CultureInfo.InvariantCulture) + "=" + (exports[e].ReadOnly ? "ro:" : "") + paths[e]);
+            }
+            args.AddRange(["--msize", s.Msize.ToString(System.Globalization.CultureInfo.InvariantCulture), "--log-level", s.LogLevel.ToString()]);
+            if (s.Trace)
+                args.Add("--trace");
+            return args;
+        }
+
+        try
+        {
+            return ServeHardening.Run(hardenedExports, ioFds, ChildArguments);
+        }
+        catch (HardeningException e)
+        {
+            Console.Error.WriteLine("gofer serve --hardened: " + e.Message);
+            return 1;
+        }
+    }
+
+    /// <summary>
+    /// <c>--fd-root FD=[ro:]PATH</c> (repeatable): each inherited FD on its own root. The confined child of --hardened
+    /// runs this, since inside it the exports are plain directories at /exports/i.
+    /// </summary>
+    private static async Task<int> RunFdRootsAsync(Settings s)
+    {
+        if (s.Root is not null || s.ReadOnly || s.Bundle is not null || s.IoFds is not null || s.Listen.Length > 0 || s.Hardened)
+            return await Usage("--fd-root stands alone: no --root, --readonly, --bundle, --io-fds, --listen or --hardened").ConfigureAwait(false);
+        var entries = new List<FdExport>();
+        foreach (var spec in s.FdRoots)
+        {
+            int eq = spec.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || !int.TryParse(spec.AsSpan(0, eq), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int fd) || fd < 3)
+                return await Usage($"--fd-root '{spec}': expected FD=[ro:]PATH with FD 3 or more").ConfigureAwait(false);
+            string path = spec[(eq + 1)..];
+            bool ro = path.StartsWith("ro:", StringComparison.Ordinal);
+            if (ro)
+                path = path[3..];
+            if (path.Length == 0)
+                return await Usage($"--fd-root '{spec}': no path").ConfigureAwait(false);
+            if (entries.Any(e => e.Fd == fd))
+                return await Usage($"--fd-root: FD {fd} is given twice").ConfigureAwait(false);
+            entries.Add(new FdExport(fd, path, ro, path));
+        }
+        return await ServeFdsAsync(s, entries).ConfigureAwait(false);
     }
 
     /// <summary>One recorder per process for --record (one capture file per connection); null when off.</summary>
