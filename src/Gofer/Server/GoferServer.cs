@@ -29,6 +29,12 @@ internal sealed class GoferServer : IDisposable
 
     public ServerOptions Options => _options;
 
+    /// <summary>
+    /// <c>--record</c>: when set, every socket connection is teed into its own capture file. Null (the default)
+    /// costs one null check per connection and nothing per message.
+    /// </summary>
+    public Recording.TrafficRecorder? Recorder { get; init; }
+
     public int ActiveSessions => _sessions.Count;
 
     public CancellationToken Stopping => _stopping.Token;
@@ -55,9 +61,11 @@ internal sealed class GoferServer : IDisposable
     public async Task ServeSocketAsync(Socket socket, HostExport export, string endpoint)
     {
         using var connection = Transport.FromSocket(socket, endpoint, _options.MaxMsize);
+        using var recording = Recorder?.OpenConnection(endpoint);
         try
         {
-            await ServeAsync(connection, export, endpoint).ConfigureAwait(false);
+            IDuplexPipe pipe = recording is null ? connection : new RecordingPipe(connection, recording);
+            await ServeAsync(pipe, export, endpoint).ConfigureAwait(false);
         }
         finally
         {
