@@ -31,30 +31,23 @@ internal static class RunCommand
         var overlay = new Option<string>("--overlay2") { Description = "Overlay: none, root:memory or all:memory.", DefaultValueFactory = _ => "none" };
         var fileAccess = new Option<string>("--file-access") { Description = "Rootfs file access: exclusive (default) or shared.", DefaultValueFactory = _ => "exclusive" };
         fileAccess.AcceptOnlyFromAmong("exclusive", "shared");
-        var requireGofer = new Option<bool>("--require-gofer") { Description = "Fail when the gofer cannot start instead of falling back to in-memory copies of the host sources." };
         var command = new Argument<string[]>("command") { Description = "The command to run in the sandbox (after --); default: sh.", Arity = ArgumentArity.ZeroOrMore };
 
         var run = new Command("run", "Plan, spawn the gofer and run a command in the sandbox's file view.")
         {
-            bundle, pod, podFile, stats, overlay, fileAccess, requireGofer, command,
+            bundle, pod, podFile, stats, overlay, fileAccess, command,
         };
         run.SetAction(async (parse, ct) =>
         {
             var settings = new Settings(
                 parse.GetValue(bundle), parse.GetValue(pod) ?? [], parse.GetValue(podFile), parse.GetValue(stats),
-                parse.GetValue(overlay)!, parse.GetValue(fileAccess)!, parse.GetValue(command) ?? [])
-            {
-                RequireGofer = parse.GetValue(requireGofer),
-            };
+                parse.GetValue(overlay)!, parse.GetValue(fileAccess)!, parse.GetValue(command) ?? []);
             return await RunAsync(settings, ShellIo.FromConsole(), ct).ConfigureAwait(false);
         });
         return run;
     }
 
-    internal sealed record Settings(string? Bundle, string[] Pod, string? PodFile, bool Stats, string Overlay, string FileAccess, string[] Command)
-    {
-        public bool RequireGofer { get; init; }
-    }
+    internal sealed record Settings(string? Bundle, string[] Pod, string? PodFile, bool Stats, string Overlay, string FileAccess, string[] Command);
 
     private sealed class Container(string name, MountPlan plan)
     {
@@ -123,18 +116,9 @@ internal static class RunCommand
             using var goferStdout = new Microsoft.Win32.SafeHandles.SafeFileHandle(2, ownsHandle: false);
             foreach (var c in containers)
             {
-                try
-                {
-                    c.Launch = await SandboxLauncher.LaunchAsync(c.Plan, new LaunchOptions { StandardOutput = goferStdout }, ct).ConfigureAwait(false);
-                    c.Plan = c.Launch.Plan;
-                }
-                catch (GoferLaunchException e) when (!s.RequireGofer)
-                {
-                    // TEMPORARY while `gofer serve --bundle` is not wired in: say so loudly and show the bundle
-                    // through in-memory copies of the host sources rather than nothing. --require-gofer makes it fatal.
-                    await err.WriteLineAsync($"gofer run: {Prefix(c)}the gofer did not start: {e.Message}").ConfigureAwait(false);
-                    await err.WriteLineAsync($"gofer run: {Prefix(c)}falling back to in-memory copies of the host sources (not served by the gofer: writes stay in the sandbox, host changes are not seen)").ConfigureAwait(false);
-                }
+                // A gofer that does not start is fatal: the sandbox never sees host files any other way.
+                c.Launch = await SandboxLauncher.LaunchAsync(c.Plan, new LaunchOptions { StandardOutput = goferStdout }, ct).ConfigureAwait(false);
+                c.Plan = c.Launch.Plan;
             }
 
             // Pod volumes: one master filesystem per volume, bound into every container that names it.
@@ -142,8 +126,7 @@ internal static class RunCommand
             foreach (var c in containers)
             {
                 IReadOnlyList<Socket?>? sockets = c.Launch?.MountSockets;
-                var factory = c.Launch is null ? GoferFileSystems.SnapshotStandIn : GoferFileSystems.Default;
-                c.Sandbox = await SandboxAttacher.AttachAsync(c.Plan, sockets, factory, new AttachOptions { SharedVolumes = shared }, ct).ConfigureAwait(false);
+                c.Sandbox = await SandboxAttacher.AttachAsync(c.Plan, sockets, GoferFileSystems.Default, new AttachOptions { SharedVolumes = shared }, ct).ConfigureAwait(false);
             }
 
             for (int i = 1; i < containers.Count; i++)

@@ -9,7 +9,6 @@ public class GoferRunTests
 {
     // Remove these Skips when `gofer serve --bundle` serves (helper `server`): until then the launch fails and gofer
     // run shows in-memory copies of the host sources, so writes cannot reach the host and host changes are not seen.
-    private const string NeedsGoferFs = "needs `gofer serve --bundle DIR --io-fds … --mounts-fd N` (helper `server`: ServeCommand still answers \"not wired in yet\"); until then gofer run falls back to in-memory copies of the host sources";
 
     private static async Task<GoferRunProcess.Result> RunBundleAsync(string bundle, string stdin, params string[] command) =>
         await GoferRunProcess.RunAsync(["run", "--bundle", bundle, "--", .. command], stdin);
@@ -138,7 +137,7 @@ public class GoferRunTests
         }
     }
 
-    [Fact(Skip = NeedsGoferFs)]
+    [Fact]
     public async Task WritesToTheReadWriteBind_LandOnTheHost()
     {
         var (root, bundle) = GoferRunProcess.CopyExample("bundle");
@@ -156,7 +155,7 @@ public class GoferRunTests
         }
     }
 
-    [Fact(Skip = NeedsGoferFs)]
+    [Fact]
     public async Task HostChanges_ShowUnderTheRemoteRevalidatingBind()
     {
         // /data is remote_revalidating (a bind without a hint). One sandbox session reads it, the host changes it,

@@ -47,9 +47,9 @@ internal static class GoferFileSystems
     internal const long SnapshotMaxBytes = 64L << 20;
 
     /// <summary>
-    /// TEMPORARY, until the gofer filesystem exists: a tmpfs filled with a copy of the mount's host source, so the
-    /// sandbox's file view shows the bundle's files. It reads the host directly (not through the gofer), writes
-    /// stay in sandbox memory, and host changes are not seen: everything a real gofer mount does differently.
+    /// For the interpreter's tests only (gofer run always attaches real gofer mounts): a tmpfs filled with a copy of
+    /// the mount's host source, so shell tests see the bundle's files without spawning a gofer. It reads the host
+    /// directly, writes stay in memory and host changes are not seen.
     /// </summary>
     public static async ValueTask<IFileSystem> SnapshotStandIn(GoferMountConnection connection, CancellationToken ct)
     {
