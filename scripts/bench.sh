@@ -13,8 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ART=$ROOT/artifacts/bench
-TOOLS=/work/shared/tools
-[ -d "$TOOLS" ] || TOOLS=${P9TOOLS:?set P9TOOLS to the directory holding p9load/ and p9ideal/}
+# The shared tools sit beside the repository (../shared/tools), as on the project's machines and in CI.
+TOOLS=${P9TOOLS:-$ROOT/../shared/tools}
+[ -d "$TOOLS" ] || { echo "bench: no $TOOLS; set P9TOOLS to the directory holding p9load/ and p9ideal/" >&2; exit 2; }
 
 quick=0 jit=0 codec=1
 while [ $# -gt 0 ]; do
