@@ -117,7 +117,7 @@ internal static class RunCommand
             foreach (var c in containers)
             {
                 // A gofer that does not start is fatal: the sandbox never sees host files any other way.
-                c.Launch = await SandboxLauncher.LaunchAsync(c.Plan, new LaunchOptions { StandardOutput = goferStdout }, ct).ConfigureAwait(false);
+                c.Launch = await SandboxLauncher.LaunchAsync(c.Plan, new LaunchOptions { StandardOutput = goferStdout, ExtraServeArguments = ["--log-level", "Warning"] }, ct).ConfigureAwait(false);
                 c.Plan = c.Launch.Plan;
             }
 
@@ -291,7 +291,8 @@ internal static class RunCommand
                     sb.Append(string.Create(ic, $"  {r.Type,-14} {r.Requests,8} req {r.BytesSent,10} B out {r.BytesReceived,10} B in {r.Errors,6} err\n"));
                 }
 
-                sb.Append("  client-side RPC latency: ").Append((fs as IGoferMountStats)?.RpcLatency?.Format().Replace("\n", "\n  ", StringComparison.Ordinal) ?? "not measured (the gofer filesystem does not time its RPCs yet; IGoferMountStats.RpcLatency is the hook)").Append('\n');
+                var latency = (fs as Sandbox.Gofer.IRpcStatsSource)?.RpcLatency ?? (fs as IGoferMountStats)?.RpcLatency;
+                sb.Append("  client-side RPC latency (request queued → reply decoded): ").Append(latency?.Format().Replace("\n", "\n  ", StringComparison.Ordinal) ?? "not measured").Append('\n');
             }
         }
 

@@ -25,6 +25,9 @@ public sealed record LaunchOptions
 
     /// <summary>The gofer's stdout; null inherits ours. `gofer run` points it at its stderr so the gofer never mixes into the command's output.</summary>
     public SafeHandle? StandardOutput { get; init; }
+
+    /// <summary>Appended to the serve arguments (e.g. <c>--log-level Warning</c> for a quiet interactive run).</summary>
+    public IReadOnlyList<string> ExtraServeArguments { get; init; } = [];
 }
 
 /// <summary>A launch that failed: the message says why (with both views for a disagreement, the exit status for a death).</summary>
@@ -136,7 +139,7 @@ public static class SandboxLauncher
                 mountsFd = ProcessSpawner.FirstInheritedFd + count;
             }
 
-            var args = command.PrefixArguments.Concat(GoferCommand.ServeArguments(resolvedPlan, ProcessSpawner.FirstInheritedFd, mountsFd)).ToList();
+            var args = command.PrefixArguments.Concat(GoferCommand.ServeArguments(resolvedPlan, ProcessSpawner.FirstInheritedFd, mountsFd)).Concat(options.ExtraServeArguments).ToList();
             child = ProcessSpawner.Spawn(new SpawnOptions
             {
                 FileName = command.FileName,

@@ -34,6 +34,7 @@ public sealed partial class P9Client
 
         internal ushort Tag;
         internal P9MessageType Request;
+        internal long SentTimestamp; // Stopwatch ticks when the request was queued, for Stats.Latency
         internal bool Gated;
         internal bool Internal;
         internal bool TagHeld;

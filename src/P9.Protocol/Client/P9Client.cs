@@ -323,6 +323,7 @@ public sealed partial class P9Client : IAsyncDisposable
                 throw;
             }
             Stats.Sent(op.Request, _sendBuffer.Length - start);
+            op.SentTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
             wake = WakeWriterLocked();
         }
         if (wake)
@@ -605,6 +606,7 @@ public sealed partial class P9Client : IAsyncDisposable
         if (isError && op.Request == P9MessageType.Tflush)
             isError = false; // Tflush must be answered by Rflush; an Rlerror still ends it, tolerate it as such.
         Stats.Received(op.Request, frame.Length, isError);
+        Stats.Latency.RecordTicks(System.Diagnostics.Stopwatch.GetTimestamp() - op.SentTimestamp);
 
         uint errno = 0;
         if (header.Type == P9MessageType.Rlerror)

@@ -17,6 +17,9 @@ public sealed class P9ClientStats
     private readonly long[] _bytesReceived = new long[256];
     private readonly long[] _errors = new long[256];
 
+    /// <summary>Round trip of every RPC as this client saw it: request queued for sending → reply decoded.</summary>
+    public LatencyHistogram Latency { get; } = new();
+
     public long Requests(P9MessageType request) => Volatile.Read(ref _requests[(byte)request]);
 
     public long BytesSent(P9MessageType request) => Volatile.Read(ref _bytesSent[(byte)request]);
@@ -59,6 +62,8 @@ public sealed class P9ClientStats
             Volatile.Write(ref _bytesReceived[i], 0);
             Volatile.Write(ref _errors[i], 0);
         }
+
+        Latency.Reset();
     }
 
     /// <summary>One line per type: "Twalk 12 req, 300 B out, 200 B in, 1 err".</summary>

@@ -15,6 +15,9 @@ internal interface IRpcStatsSource
 
     long TotalRpcs { get; }
 
+    /// <summary>Client-side round trip of each RPC (request queued → reply decoded).</summary>
+    LatencyHistogram RpcLatency { get; }
+
     /// <summary>Fid numbers the client holds right now (attach + walks + opens − clunks): what the gofer pins.</summary>
     int LiveFids { get; }
 
@@ -217,6 +220,8 @@ internal sealed class GoferFileSystem : IFileSystem, IRpcStatsSource, IAsyncDisp
     // ---- IRpcStatsSource ---------------------------------------------------------------------------------------
 
     public IReadOnlyList<P9MessageStats> RpcSnapshot() => Client.Stats.Snapshot();
+
+    public LatencyHistogram RpcLatency => Client.Stats.Latency;
 
     public long TotalRpcs => Client.Stats.TotalRequests;
 
