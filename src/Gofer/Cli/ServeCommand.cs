@@ -77,6 +77,19 @@ internal static class ServeCommand
             if (s.Record is not null)
                 return await Usage("--hardened cannot --record: the confined child sees only its exports, read-only elsewhere").ConfigureAwait(false);
         }
+        if (s.Record is not null)
+        {
+            // A bad --record directory is a configuration error: say so now, before any connection is taken.
+            try
+            {
+                Directory.CreateDirectory(s.Record);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                await Console.Error.WriteLineAsync($"gofer serve: --record '{s.Record}': {e.Message}").ConfigureAwait(false);
+                return 1;
+            }
+        }
         if (s.FdRoots.Length > 0)
             return await RunFdRootsAsync(s).ConfigureAwait(false);
         if (s.Bundle is not null)

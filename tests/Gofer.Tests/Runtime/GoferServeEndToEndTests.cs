@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
 using Gofer.Runtime;
+using Gofer.Runtime.Native;
 using Gofer.Spec;
 using Gofer.Tests.Spec;
 
@@ -30,23 +31,7 @@ public sealed class GoferServeEndToEndTests
             Assert.Equal(new[] { "/", "/work", "/data" }, launch.Plan.GoferMounts.Select(m => m.Destination).ToArray());
             var (root, work, data) = (launch.MountSockets[0], launch.MountSockets[1], launch.MountSockets[2]);
 
-            foreach (var s in launch.MountSockets)
-            {
-                await Attach(s);
-            }
-
-            // Each FD is rooted at its own source.
-            Assert.Equal(Rwalk, (await Walk(root, 1, "etc")).Type);
-            Assert.Equal(ENOENT, (await Walk(root, 2, "readme.txt")).Errno); // fid 1 is taken: a fresh newfid
-            Assert.Equal(Rwalk, (await Walk(data, 1, "readme.txt")).Type);
-            Assert.Equal(Rwalk, (await Walk(work, 1, "notes.txt")).Type);
-            Assert.Equal(ENOENT, (await Walk(work, 2, "readme.txt")).Errno);
-
-            // /data is read-only: creation is refused with EROFS. /work is read-write and reaches the host.
-            Assert.Equal(EROFS, (await Create(data, "new.txt")).Errno);
-            Assert.Equal(Rlcreate, (await Create(work, "new.txt")).Type);
-            Assert.True(File.Exists(Path.Combine(bundle, "work", "new.txt")));
-            Assert.False(File.Exists(Path.Combine(bundle, "data-ro", "new.txt")));
+            await AssertThreeMounts(bundle, root, work, data);
 
             var status = await launch.StopAsync();
             Assert.NotNull(status.ToString());
@@ -55,6 +40,85 @@ public sealed class GoferServeEndToEndTests
         {
             Directory.Delete(bundle, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The same three mounts served by <c>serve --bundle … --hardened</c>: the confined child gets one root per FD
+    /// (--fd-root), with the same roots and flags as the unconfined server. Root only.
+    /// </summary>
+    [Gofer.Tests.Hardening.RootFact]
+    public async Task Hardened_bundle_serve_gives_each_fd_its_own_root_and_flags()
+    {
+        var bundle = CopyExample();
+        try
+        {
+            var plan = MountPlanner.ResolveDestinations(MountPlanner.Plan(bundle));
+            Assert.Equal(3, plan.GoferFdCount);
+            var command = GoferCommand.Current();
+            var ours = new List<Socket>();
+            var theirs = new List<SafeFdHandle>();
+            for (var i = 0; i < plan.GoferFdCount; i++)
+            {
+                var (a, b) = Descriptors.CreateSocketPair();
+                ours.Add(a.ToSocket());
+                theirs.Add(b);
+            }
+
+            ChildProcess gofer;
+            try
+            {
+                gofer = ProcessSpawner.Spawn(new SpawnOptions
+                {
+                    FileName = command.FileName,
+                    Arguments = [.. command.PrefixArguments, .. GoferCommand.ServeArguments(plan, ProcessSpawner.FirstInheritedFd, null), "--hardened"],
+                    InheritedFds = theirs,
+                });
+            }
+            finally
+            {
+                foreach (var h in theirs)
+                {
+                    h.Dispose();
+                }
+            }
+
+            await using (gofer)
+            {
+                await AssertThreeMounts(bundle, ours[0], ours[1], ours[2]);
+                foreach (var s in ours)
+                {
+                    s.Dispose();
+                }
+
+                var status = await gofer.Exited.WaitAsync(Patience);
+                Assert.True(status.Success, "gofer serve --bundle --hardened: " + status);
+            }
+        }
+        finally
+        {
+            Directory.Delete(bundle, recursive: true);
+        }
+    }
+
+    private static async Task AssertThreeMounts(string bundle, Socket root, Socket work, Socket data)
+    {
+        foreach (var s in new[] { root, work, data })
+        {
+            await Attach(s);
+        }
+
+        // Each FD is rooted at its own source.
+        Assert.Equal(Rwalk, (await Walk(root, 1, "etc")).Type);
+        Assert.Equal(ENOENT, (await Walk(root, 2, "readme.txt")).Errno); // fid 1 is taken: a fresh newfid
+        Assert.Equal(Rwalk, (await Walk(data, 1, "readme.txt")).Type);
+        Assert.Equal(Rwalk, (await Walk(work, 1, "notes.txt")).Type);
+        Assert.Equal(ENOENT, (await Walk(work, 2, "readme.txt")).Errno);
+
+        // /data is read-only: creation is refused with EROFS. /work is read-write and reaches the host.
+        Assert.Equal(EROFS, (await Create(data, "new.txt")).Errno);
+        Assert.Equal(Rlcreate, (await Create(work, "new.txt")).Type);
+        Assert.True(File.Exists(Path.Combine(bundle, "work", "new.txt")));
+        Assert.False(File.Exists(Path.Combine(bundle, "data-ro", "new.txt")));
     }
 
     private static string CopyExample()
