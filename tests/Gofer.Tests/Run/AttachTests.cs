@@ -175,7 +175,7 @@ public class AttachTests
             statsFs.RpcLatency!.Record(TimeSpan.FromMicroseconds(50));
             var text = RunCommand.FormatStats([(string.Empty, sandbox)]);
             Assert.Contains("/ (fd 0, exclusive): 0 RPCs, 0 B out, 0 B in", text, StringComparison.Ordinal);
-            Assert.Contains("client-side RPC latency: n=1 ", text, StringComparison.Ordinal);
+            Assert.Contains("client-side RPC latency (request queued → reply decoded): n=1 ", text, StringComparison.Ordinal);
             Assert.Contains("/data (fd 2, remote_revalidating): no RPC statistics (tmpfs stand-in", text, StringComparison.Ordinal);
         }
         finally
