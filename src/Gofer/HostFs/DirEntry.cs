@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace Gofer.HostFs;
 
 /// <summary>
@@ -35,42 +33,21 @@ internal interface IDirentSink
 }
 
 /// <summary>
-/// A sink that lays entries out as Rreaddir data: qid[13] offset[8] type[1] name[s] per entry
-/// (9P2000.L readdir), little-endian, whole entries only. Handlers can use it to fill the reply span.
+/// A sink that lays entries out as Rreaddir data through the codec's <see cref="P9.Protocol.Wire.DirentWriter"/>
+/// (qid[13] offset[8] type[1] name[s] per entry, whole entries only), so the wire layout lives in one place.
+/// Handlers use it to fill the reply span.
 /// </summary>
 internal ref struct RreaddirWriter : IDirentSink
 {
-    private readonly Span<byte> _dest;
+    private P9.Protocol.Wire.DirentWriter _writer;
 
-    public RreaddirWriter(Span<byte> dest)
-    {
-        _dest = dest;
-        Written = 0;
-        Count = 0;
-    }
+    public RreaddirWriter(Span<byte> dest) => _writer = new P9.Protocol.Wire.DirentWriter(dest);
 
-    public int Written { get; private set; }
+    public readonly int Written => _writer.Written;
 
-    public int Count { get; private set; }
+    public readonly int Count => _writer.Count;
 
-    public bool TryAdd(in DirEntry entry)
-    {
-        int need = 13 + 8 + 1 + 2 + entry.Name.Length;
-        if (_dest.Length - Written < need)
-        {
-            return false;
-        }
-
-        Span<byte> d = _dest.Slice(Written, need);
-        d[0] = entry.Qid.Type;
-        BinaryPrimitives.WriteUInt32LittleEndian(d[1..], entry.Qid.Version);
-        BinaryPrimitives.WriteUInt64LittleEndian(d[5..], entry.Qid.Path);
-        BinaryPrimitives.WriteUInt64LittleEndian(d[13..], entry.Offset);
-        d[21] = entry.Type;
-        BinaryPrimitives.WriteUInt16LittleEndian(d[22..], (ushort)entry.Name.Length);
-        entry.Name.CopyTo(d[24..]);
-        Written += need;
-        Count++;
-        return true;
-    }
+    public bool TryAdd(in DirEntry entry) => _writer.TryAppend(
+        new P9.Protocol.Wire.Qid((P9.Protocol.Wire.QidType)entry.Qid.Type, entry.Qid.Version, entry.Qid.Path),
+        entry.Offset, (P9.Protocol.Wire.DirentType)entry.Type, entry.Name);
 }
