@@ -23,11 +23,11 @@ public class AttachTests
             var sandbox = await SandboxAttacher.AttachAsync(plan, null, (c, ct) =>
             {
                 seen.Add((c.Index, c.Mount.Destination, c.Cache));
-                return GoferFileSystems.StandIn(c, ct);
+                return StandInFileSystems.StandIn(c, ct);
             });
             Assert.Equal([(0, "/", CachePolicy.Exclusive), (1, "/work", CachePolicy.Exclusive), (2, "/data", CachePolicy.RemoteRevalidating)], seen.OrderBy(s => s.Index));
             Assert.Equal([0, 1, 2], sandbox.GoferFileSystems.Select(g => g.Mount.GoferIndex ?? -1));
-            await Assert.ThrowsAsync<ArgumentException>(async () => await SandboxAttacher.AttachAsync(plan, [null], GoferFileSystems.StandIn));
+            await Assert.ThrowsAsync<ArgumentException>(async () => await SandboxAttacher.AttachAsync(plan, [null], StandInFileSystems.StandIn));
         }
         finally
         {
@@ -91,8 +91,8 @@ public class AttachTests
             var podPlan = PodPlan.Create([("c1", OciBundle.Load(Path.Combine(pod, "c1"))), ("c2", OciBundle.Load(Path.Combine(pod, "c2")))]);
             var volume = new TmpfsFileSystem();
             var options = new AttachOptions { SharedVolumes = new Dictionary<string, IFileSystem> { ["shared"] = volume } };
-            var c1 = await SandboxAttacher.AttachAsync(MountPlanner.ResolveDestinations(podPlan.Containers[0]), null, GoferFileSystems.SnapshotStandIn, options);
-            var c2 = await SandboxAttacher.AttachAsync(MountPlanner.ResolveDestinations(podPlan.Containers[1]), null, GoferFileSystems.SnapshotStandIn, options);
+            var c1 = await SandboxAttacher.AttachAsync(MountPlanner.ResolveDestinations(podPlan.Containers[0]), null, StandInFileSystems.SnapshotStandIn, options);
+            var c2 = await SandboxAttacher.AttachAsync(MountPlanner.ResolveDestinations(podPlan.Containers[1]), null, StandInFileSystems.SnapshotStandIn, options);
             await SandboxAttacher.MountChildAsync(c1, "c2", c2);
 
             Assert.Same(volume, c1.Mounts.Single(m => m.Planned.SharedVolume == "shared").FileSystem);

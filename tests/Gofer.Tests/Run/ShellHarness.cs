@@ -75,7 +75,7 @@ internal sealed class ShellHarness : IDisposable
         var dir = Directory.CreateTempSubdirectory("gofer-run-").FullName;
         WriteBundle(dir, rootTmpNotEmpty);
         var plan = MountPlanner.ResolveDestinations(MountPlanner.Plan(dir, options));
-        var sandbox = await SandboxAttacher.AttachAsync(plan, null, GoferFileSystems.SnapshotStandIn);
+        var sandbox = await SandboxAttacher.AttachAsync(plan, null, StandInFileSystems.SnapshotStandIn);
         return new ShellHarness(dir, sandbox);
     }
 
