@@ -60,7 +60,7 @@ internal sealed class GoferServer : IDisposable
     /// <summary>Serves one connected socket (inherited FD or accepted); closes it at the end.</summary>
     public async Task ServeSocketAsync(Socket socket, HostExport export, string endpoint)
     {
-        using var connection = Transport.FromSocket(socket, endpoint, _options.MaxMsize);
+        var connection = Transport.FromSocket(socket, _options.MaxMsize);
         using var recording = Recorder?.OpenConnection(endpoint);
         try
         {

@@ -3,7 +3,7 @@ using System.Buffers;
 namespace Gofer.Server;
 
 /// <summary>
-/// A growable, reusable IBufferWriter over an ArrayPool array: where a handler encodes its reply(ies) before they
+/// A growable, reusable IBufferWriter over a pooled array (BufferPool): where a handler encodes its reply(ies) before they
 /// are handed to the connection's output in one copy. Owned by one request or by the read loop; not thread-safe.
 /// </summary>
 internal sealed class ReplyBuffer : IBufferWriter<byte>
@@ -11,7 +11,7 @@ internal sealed class ReplyBuffer : IBufferWriter<byte>
     private byte[] _buffer;
     private int _written;
 
-    public ReplyBuffer(int initialSize = 4096) => _buffer = ArrayPool<byte>.Shared.Rent(initialSize);
+    public ReplyBuffer(int initialSize = 4096) => _buffer = BufferPool.Shared.Rent(initialSize);
 
     public int Length => _written;
 
@@ -27,8 +27,8 @@ internal sealed class ReplyBuffer : IBufferWriter<byte>
         _written = 0;
         if (_buffer.Length > keep)
         {
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = ArrayPool<byte>.Shared.Rent(keep);
+            BufferPool.Shared.Return(_buffer);
+            _buffer = BufferPool.Shared.Rent(keep);
         }
     }
 
@@ -66,9 +66,9 @@ internal sealed class ReplyBuffer : IBufferWriter<byte>
         if (_buffer.Length - _written >= need)
             return;
         int size = Math.Max(_buffer.Length * 2, _written + need);
-        var grown = ArrayPool<byte>.Shared.Rent(size);
+        var grown = BufferPool.Shared.Rent(size);
         _buffer.AsSpan(0, _written).CopyTo(grown);
-        ArrayPool<byte>.Shared.Return(_buffer);
+        BufferPool.Shared.Return(_buffer);
         _buffer = grown;
     }
 
@@ -78,6 +78,6 @@ internal sealed class ReplyBuffer : IBufferWriter<byte>
         _buffer = [];
         _written = 0;
         if (b.Length > 0)
-            ArrayPool<byte>.Shared.Return(b);
+            BufferPool.Shared.Return(b);
     }
 }

@@ -65,6 +65,8 @@ internal sealed partial class Session : IDisposable
     private bool _flushing;
     private bool _outputDead;
     private TaskCompletionSource? _outputDrained;
+    private ValueTask<FlushResult> _pendingFlush; // the flusher's flush that did not complete at once
+    private Action? _onFlushed;
 
     // Session state (read loop only, except _msize read by workers after a Tversion barrier).
     private uint _msize;
@@ -603,7 +605,10 @@ internal sealed partial class Session : IDisposable
 
             if (!flush.IsCompletedSuccessfully)
             {
-                _ = FlushSlowAsync(flush);
+                // The peer is slow: continue when the flush completes, on whichever thread completes it. A cached
+                // delegate on the awaiter, not an async method: nothing is allocated per slow flush.
+                _pendingFlush = flush;
+                flush.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onFlushed ??= OnFlushed);
                 return;
             }
 
@@ -612,12 +617,14 @@ internal sealed partial class Session : IDisposable
         }
     }
 
-    private async Task FlushSlowAsync(ValueTask<FlushResult> flush)
+    private void OnFlushed()
     {
+        var flush = _pendingFlush;
+        _pendingFlush = default;
         FlushResult result;
         try
         {
-            result = await flush.ConfigureAwait(false);
+            result = flush.ConfigureAwait(false).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or IOException or OperationCanceledException)
         {

@@ -1,30 +1,23 @@
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
-using Pipelines.Sockets.Unofficial;
 
 namespace Gofer.Server;
 
 /// <summary>
 /// The seam between sockets and the session: everything above sees only an <see cref="IDuplexPipe"/>, so tests can
 /// use in-memory pipes and another transport (vsock, a recorder tee) can be slotted in without touching the codec
-/// or the dispatcher. Sockets become pipes through Pipelines.Sockets.Unofficial.
+/// or the dispatcher. Sockets become pipes through <see cref="SocketPipe"/>.
 /// </summary>
 internal static class Transport
 {
-    /// <summary>A connected socket as a duplex pipe. Dispose the returned connection after the session ends.</summary>
-    public static SocketConnection FromSocket(Socket socket, string name, uint maxFrame)
+    /// <summary>A connected socket as a duplex pipe (<see cref="SocketPipe"/>). The caller keeps owning the socket.</summary>
+    public static SocketPipe FromSocket(Socket socket, uint maxFrame)
     {
         ArgumentNullException.ThrowIfNull(socket);
         if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
             socket.NoDelay = true; // replies are whole frames already batched per read: send them now
-        // The default 64 KiB pause threshold is smaller than one msize frame: a 1 MiB Twrite could never be buffered
-        // whole (the session consumes only whole frames), and every 1 MiB Rread would stall its flush. Pause at a few
-        // frames instead; memory per connection stays bounded by these numbers.
-        long pause = Math.Max(4L * maxFrame, 1 << 20);
-        // 64 KiB segments: with the default 4 KiB a 1 MiB Twrite takes 256 socket reads and spans 256 segments.
-        var options = new PipeOptions(pauseWriterThreshold: pause, resumeWriterThreshold: pause / 2, minimumSegmentSize: 64 * 1024, useSynchronizationContext: false);
-        return SocketConnection.Create(socket, options, options, SocketConnectionOptions.None, name);
+        return new SocketPipe(socket, maxFrame);
     }
 
     /// <summary>A socket inherited from the parent process (already connected: one end of a socketpair).</summary>

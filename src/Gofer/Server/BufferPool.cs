@@ -1,0 +1,135 @@
+using System.Numerics;
+
+namespace Gofer.Server;
+
+/// <summary>
+/// The server's arrays for frames, replies and socket buffers: power-of-two size classes from 4 KiB to 4 MiB, shared
+/// by every connection and kept across connections, so steady serving allocates nothing even at msize 1 MiB.
+/// <para>
+/// Why not <c>ArrayPool&lt;byte&gt;.Shared</c>: it keeps at most 32 arrays per size per core. A few connections at
+/// depth 16 with 1 MiB frames hold more than that at once, so every connection's end dropped dozens of 2 MiB arrays
+/// and the next connection allocated them again (≈ 150 MB per p9load run of 1 MiB writes), and the large-object
+/// churn triggered gen2 collections that trimmed the shared pool further.
+/// </para>
+/// <para>
+/// Bounds: what is kept is at most what was in use at once (arrays are only created on demand), and never more than
+/// <see cref="MaxRetainedBytes"/>. <see cref="Trim"/> (every 10 s) gives back, per size, the arrays that stayed
+/// unused through the whole period, so an idle gofer shrinks back after a burst.
+/// </para>
+/// </summary>
+internal sealed class BufferPool : IDisposable
+{
+    private const int MinShift = 12;  // 4 KiB
+    private const int MaxShift = 22;  // 4 MiB
+    private static readonly TimeSpan TrimPeriod = TimeSpan.FromSeconds(10);
+
+    public static readonly BufferPool Shared = new(maxRetainedBytes: 512L * 1024 * 1024);
+
+    private readonly Bucket[] _buckets = new Bucket[MaxShift - MinShift + 1];
+    private long _retained;
+    private readonly Timer? _trimmer;
+
+    public BufferPool(long maxRetainedBytes, bool trimPeriodically = true)
+    {
+        MaxRetainedBytes = maxRetainedBytes;
+        for (int i = 0; i < _buckets.Length; i++)
+            _buckets[i] = new Bucket(1 << (MinShift + i));
+        if (trimPeriodically)
+            _trimmer = new Timer(static s => ((BufferPool)s!).Trim(), this, TrimPeriod, TrimPeriod);
+    }
+
+    public long MaxRetainedBytes { get; }
+
+    /// <summary>Bytes held by the pool (not lent out).</summary>
+    public long RetainedBytes => Interlocked.Read(ref _retained);
+
+    /// <summary>An array of at least <paramref name="minimumLength"/> bytes (exactly a size class when it is one).</summary>
+    public byte[] Rent(int minimumLength)
+    {
+        int index = Index(minimumLength);
+        if (index < 0)
+            return GC.AllocateUninitializedArray<byte>(minimumLength); // beyond every frame size: not pooled
+        var bucket = _buckets[index];
+        byte[]? array = null;
+        lock (bucket)
+        {
+            if (bucket.Count > 0)
+            {
+                array = bucket.Items[--bucket.Count];
+                bucket.Items[bucket.Count] = null;
+                if (bucket.Count < bucket.LowWater)
+                    bucket.LowWater = bucket.Count;
+            }
+        }
+        if (array is null)
+            return GC.AllocateUninitializedArray<byte>(bucket.Size);
+        Interlocked.Add(ref _retained, -array.Length);
+        return array;
+    }
+
+    /// <summary>Takes an array back (one rented here; any other size is left to the GC).</summary>
+    public void Return(byte[] array)
+    {
+        ArgumentNullException.ThrowIfNull(array);
+        int length = array.Length;
+        if (length == 0 || !BitOperations.IsPow2(length))
+            return;
+        int index = BitOperations.Log2((uint)length) - MinShift;
+        if ((uint)index >= (uint)_buckets.Length)
+            return;
+        if (Interlocked.Add(ref _retained, length) > MaxRetainedBytes)
+        {
+            Interlocked.Add(ref _retained, -length);
+            return;
+        }
+        var bucket = _buckets[index];
+        lock (bucket)
+        {
+            if (bucket.Count == bucket.Items.Length)
+                Array.Resize(ref bucket.Items, Math.Max(8, bucket.Items.Length * 2));
+            bucket.Items[bucket.Count++] = array;
+        }
+    }
+
+    /// <summary>
+    /// Drops, per size, as many arrays as were never rented during the period since the last trim (the low-water
+    /// mark of the free stack): they are surplus at the current load.
+    /// </summary>
+    public void Trim()
+    {
+        foreach (var bucket in _buckets)
+        {
+            int dropped = 0;
+            lock (bucket)
+            {
+                int surplus = bucket.LowWater;
+                while (surplus-- > 0 && bucket.Count > 0)
+                {
+                    bucket.Items[--bucket.Count] = null; // arrays of one size are interchangeable
+                    dropped++;
+                }
+                bucket.LowWater = bucket.Count;
+            }
+            if (dropped > 0)
+                Interlocked.Add(ref _retained, -(long)dropped * bucket.Size);
+        }
+    }
+
+    public void Dispose() => _trimmer?.Dispose();
+
+    private static int Index(int length)
+    {
+        if (length <= 1 << MinShift)
+            return 0;
+        int shift = BitOperations.Log2(BitOperations.RoundUpToPowerOf2((uint)length));
+        return shift > MaxShift ? -1 : shift - MinShift;
+    }
+
+    private sealed class Bucket(int size)
+    {
+        public readonly int Size = size;
+        public byte[]?[] Items = new byte[]?[8];
+        public int Count;
+        public int LowWater;
+    }
+}

@@ -1,0 +1,362 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+
+namespace Gofer.Server;
+
+/// <summary>
+/// A connected stream socket as the session's <see cref="IDuplexPipe"/>, with no pipe in between: the reader receives
+/// straight into one contiguous buffer and the writer sends straight from one.
+/// <para>
+/// Why not a <see cref="Pipe"/> pair with socket pumps (what Pipelines.Sockets.Unofficial did here before): every
+/// batch then crossed two thread hops (socket pump → session, session → send pump), a request frame could straddle
+/// pipe segments (a copy to join it), and the adapter allocated per receive. Here the session's read loop continues
+/// on the thread that completed the receive, processes every whole frame in place (a frame is always contiguous: the
+/// buffer grows to the frame being received, bounded by msize), and its flush is a send() on the same thread. The
+/// steady state allocates nothing: the socket's cached awaitables, and pooled async state machines on the rare paths
+/// where the socket has no data or no room.
+/// </para>
+/// <para>
+/// Contract with <see cref="Session"/> (which this is built for): one reader calling ReadAsync/AdvanceTo in turn; one
+/// flusher at a time writing and flushing, never writing while a flush is pending. Socket errors surface as
+/// <see cref="IOException"/>. Neither side closes the socket; its owner does, after both sides completed.
+/// </para>
+/// </summary>
+internal sealed class SocketPipe : IDuplexPipe
+{
+    public SocketPipe(Socket socket, uint maxFrame)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        Input = new Reader(socket, maxFrame);
+        Output = new Writer(socket);
+    }
+
+    public PipeReader Input { get; }
+
+    public PipeWriter Output { get; }
+
+    private static IOException Wrap(SocketException e) => new(e.Message, e);
+
+    private sealed class Reader : PipeReader
+    {
+        private const int InitialSize = 64 * 1024;
+        private const int MinReceive = 16 * 1024;
+
+        private readonly Socket _socket;
+        private readonly int _maxCapacity;
+        private byte[] _buffer = [];
+        private int _start;        // first unconsumed byte
+        private int _end;          // one past the last received byte
+        private bool _examinedAll; // the reader has seen everything in [_start, _end): the next read must receive
+        private bool _eof;
+        private bool _completed;
+        // Set and read across threads (CancelPendingRead vs the reader): written with Interlocked (full fences) so
+        // that of "cancel, then look for a receive" and "mark receiving, then look for a cancel" one sees the other.
+        private int _receiving;
+        private int _cancelRequested;
+
+        public Reader(Socket socket, uint maxFrame)
+        {
+            _socket = socket;
+            // The largest unconsumed run is one partial frame (the session consumes every whole frame it examines)
+            // plus one receive; msize never exceeds maxFrame.
+            _maxCapacity = (int)Math.Min(int.MaxValue / 2, (long)maxFrame + (2L * InitialSize));
+        }
+
+        private ReadOnlySequence<byte> Unconsumed => new(_buffer, _start, _end - _start);
+
+        public override bool TryRead(out ReadResult result)
+        {
+            ObjectDisposedException.ThrowIf(_completed, this);
+            if (Volatile.Read(ref _cancelRequested) != 0)
+            {
+                Volatile.Write(ref _cancelRequested, 0);
+                result = new ReadResult(Unconsumed, isCanceled: true, isCompleted: false);
+                return true;
+            }
+            if ((_end > _start && !_examinedAll) || _eof)
+            {
+                result = new ReadResult(Unconsumed, isCanceled: false, isCompleted: _eof);
+                return true;
+            }
+            result = default;
+            return false;
+        }
+
+        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+        {
+            if (TryRead(out var ready))
+                return new ValueTask<ReadResult>(ready);
+
+            MakeRoom();
+            ValueTask<int> receive;
+            Interlocked.Exchange(ref _receiving, 1);
+            try
+            {
+                if (Volatile.Read(ref _cancelRequested) != 0)
+                {
+                    Volatile.Write(ref _receiving, 0);
+                    Volatile.Write(ref _cancelRequested, 0);
+                    return new ValueTask<ReadResult>(new ReadResult(Unconsumed, isCanceled: true, isCompleted: false));
+                }
+                receive = _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken);
+            }
+            catch (SocketException e)
+            {
+                Volatile.Write(ref _receiving, 0);
+                throw Wrap(e);
+            }
+            if (receive.IsCompletedSuccessfully)
+            {
+                Volatile.Write(ref _receiving, 0);
+                return new ValueTask<ReadResult>(Received(receive.Result));
+            }
+            return ReadSlowAsync(receive);
+        }
+
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+        private async ValueTask<ReadResult> ReadSlowAsync(ValueTask<int> receive)
+        {
+            int n;
+            try
+            {
+                n = await receive.ConfigureAwait(false);
+            }
+            catch (SocketException e)
+            {
+                if (Volatile.Read(ref _cancelRequested) != 0)
+                    n = 0; // woken by CancelPendingRead's shutdown
+                else
+                    throw Wrap(e);
+            }
+            finally
+            {
+                Volatile.Write(ref _receiving, 0);
+            }
+            return Received(n);
+        }
+
+        private ReadResult Received(int n)
+        {
+            if (Volatile.Read(ref _cancelRequested) != 0)
+            {
+                // CancelPendingRead woke the receive (shutdown): keep what arrived, report the cancellation.
+                Volatile.Write(ref _cancelRequested, 0);
+                _end += n;
+                _examinedAll = false;
+                return new ReadResult(Unconsumed, isCanceled: true, isCompleted: false);
+            }
+            if (n == 0)
+                _eof = true;
+            _end += n;
+            _examinedAll = false;
+            return new ReadResult(Unconsumed, isCanceled: false, isCompleted: _eof);
+        }
+
+        /// <summary>
+        /// Before a receive: free space after the data, and room for the whole frame that has started arriving so it
+        /// ends up contiguous. Moves the partial frame to the front only when it would not fit where it is.
+        /// </summary>
+        private void MakeRoom()
+        {
+            if (_buffer.Length == 0)
+                _buffer = BufferPool.Shared.Rent(InitialSize);
+            if (_start == _end)
+                _start = _end = 0;
+
+            int pending = _end - _start;
+            int frame = pending >= 4 ? (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(_start)), (uint)_maxCapacity) : 0;
+            int need = Math.Max(frame, pending) + MinReceive;
+            if (_buffer.Length - _start >= need && _buffer.Length - _end >= MinReceive)
+                return;
+
+            if (_buffer.Length < need)
+            {
+                if (need > _maxCapacity + MinReceive)
+                    throw new InvalidOperationException($"a partial frame of {pending} bytes outgrew the receive buffer"); // the session's scanner bounds frames first
+                var grown = BufferPool.Shared.Rent(Math.Max(need, _buffer.Length * 2));
+                _buffer.AsSpan(_start, pending).CopyTo(grown);
+                BufferPool.Shared.Return(_buffer);
+                _buffer = grown;
+            }
+            else
+            {
+                _buffer.AsSpan(_start, pending).CopyTo(_buffer);
+            }
+            _start = 0;
+            _end = pending;
+        }
+
+        public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+        {
+            ObjectDisposedException.ThrowIf(_completed, this);
+            int c = Position(consumed);
+            int x = Position(examined);
+            if (c < _start || c > _end || x < c || x > _end)
+                throw new ArgumentOutOfRangeException(nameof(consumed), "a position outside the last read");
+            _start = c;
+            _examinedAll = x == _end;
+            if (_start == _end)
+                _start = _end = 0;
+        }
+
+        private int Position(SequencePosition p) =>
+            p.GetObject() is null ? _start :
+            ReferenceEquals(p.GetObject(), _buffer) ? p.GetInteger() :
+            throw new ArgumentOutOfRangeException(nameof(p), "a position from another buffer");
+
+        /// <summary>
+        /// Wakes a pending read, which then returns IsCanceled. A receive waiting on the socket is woken by shutting
+        /// down the receive side: the session ends after a cancelled read (abort, shutdown, timeout), so nothing is
+        /// read after it.
+        /// </summary>
+        public override void CancelPendingRead()
+        {
+            Interlocked.Exchange(ref _cancelRequested, 1);
+            if (Volatile.Read(ref _receiving) != 0)
+            {
+                try
+                {
+                    _socket.Shutdown(SocketShutdown.Receive);
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    // already closed: the receive fails or has completed by itself
+                }
+            }
+        }
+
+        public override void Complete(Exception? exception = null)
+        {
+            if (_completed)
+                return;
+            _completed = true;
+            if (_buffer.Length > 0 && Volatile.Read(ref _receiving) == 0)
+                BufferPool.Shared.Return(_buffer);
+            _buffer = [];
+            _start = _end = 0;
+        }
+    }
+
+    private sealed class Writer : PipeWriter
+    {
+        private readonly Socket _socket;
+        private byte[] _buffer = [];
+        private int _written;
+        private bool _completed;
+        private bool _sending;
+
+        public Writer(Socket socket) => _socket = socket;
+
+        public override bool CanGetUnflushedBytes => true;
+
+        public override long UnflushedBytes => _written;
+
+        public override void Advance(int bytes)
+        {
+            if ((uint)bytes > (uint)(_buffer.Length - _written))
+                throw new ArgumentOutOfRangeException(nameof(bytes));
+            _written += bytes;
+        }
+
+        public override Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            Ensure(sizeHint);
+            return _buffer.AsMemory(_written);
+        }
+
+        public override Span<byte> GetSpan(int sizeHint = 0)
+        {
+            Ensure(sizeHint);
+            return _buffer.AsSpan(_written);
+        }
+
+        private void Ensure(int sizeHint)
+        {
+            ObjectDisposedException.ThrowIf(_completed, this);
+            if (_sending)
+                throw new InvalidOperationException("written to while a flush is pending");
+            int need = _written + Math.Max(sizeHint, 1);
+            if (_buffer.Length >= need)
+                return;
+            var grown = BufferPool.Shared.Rent(Math.Max(need, Math.Max(_buffer.Length * 2, 16 * 1024)));
+            _buffer.AsSpan(0, _written).CopyTo(grown);
+            if (_buffer.Length > 0)
+                BufferPool.Shared.Return(_buffer);
+            _buffer = grown;
+        }
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        {
+            if (_completed)
+                throw new InvalidOperationException("the writer is completed");
+            int sent = 0;
+            while (sent < _written)
+            {
+                ValueTask<int> send;
+                try
+                {
+                    send = _socket.SendAsync(_buffer.AsMemory(sent, _written - sent), SocketFlags.None, cancellationToken);
+                }
+                catch (SocketException e)
+                {
+                    _written = 0;
+                    throw Wrap(e);
+                }
+                if (!send.IsCompletedSuccessfully)
+                {
+                    _sending = true;
+                    return FlushSlowAsync(send, sent, cancellationToken);
+                }
+                sent += send.Result;
+            }
+            _written = 0;
+            return new ValueTask<FlushResult>(default(FlushResult));
+        }
+
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+        private async ValueTask<FlushResult> FlushSlowAsync(ValueTask<int> send, int sent, CancellationToken cancellationToken)
+        {
+            try
+            {
+                while (true)
+                {
+                    sent += await send.ConfigureAwait(false);
+                    if (sent >= _written)
+                        break;
+                    send = _socket.SendAsync(_buffer.AsMemory(sent, _written - sent), SocketFlags.None, cancellationToken);
+                }
+                return default;
+            }
+            catch (SocketException e)
+            {
+                throw Wrap(e);
+            }
+            finally
+            {
+                _written = 0;
+                _sending = false;
+            }
+        }
+
+        public override void CancelPendingFlush()
+        {
+            // The session never cancels a flush: it ends the connection instead, which fails the pending send.
+        }
+
+        public override void Complete(Exception? exception = null)
+        {
+            if (_completed)
+                return;
+            _completed = true;
+            if (_buffer.Length > 0 && !_sending)
+                BufferPool.Shared.Return(_buffer);
+            _buffer = [];
+            _written = 0;
+        }
+    }
+}

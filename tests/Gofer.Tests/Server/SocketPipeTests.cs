@@ -1,0 +1,251 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Gofer.Server;
+
+namespace Gofer.Tests.Server;
+
+/// <summary>
+/// The socket transport under the session (<see cref="SocketPipe"/>), over real socketpairs: frames arrive whole and
+/// contiguous however the peer splits them, "examined" is honoured, a pending read can be cancelled, and the writer
+/// survives a slow reader and reports a dead one.
+/// </summary>
+public sealed class SocketPipeTests
+{
+    private static (Socket Ours, Socket Peer) Pair()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "gofer-sp-" + Guid.NewGuid().ToString("N")[..12] + ".sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        var peer = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        peer.Connect(new UnixDomainSocketEndPoint(path));
+        var ours = listener.Accept();
+        File.Delete(path);
+        return (ours, peer);
+    }
+
+    private static byte[] Frame(int size, byte fill)
+    {
+        var f = new byte[size];
+        f.AsSpan().Fill(fill);
+        BinaryPrimitives.WriteUInt32LittleEndian(f, (uint)size);
+        return f;
+    }
+
+    /// <summary>Reads until one whole frame is buffered (the session's loop, reduced); returns it and consumes it.</summary>
+    private static async Task<byte[]> ReadFrameAsync(PipeReader reader)
+    {
+        while (true)
+        {
+            var result = await reader.ReadAsync();
+            var buffer = result.Buffer;
+            Assert.True(buffer.IsSingleSegment, "the reader always hands out one contiguous buffer");
+            if (buffer.Length >= 4)
+            {
+                int size = (int)BinaryPrimitives.ReadUInt32LittleEndian(buffer.FirstSpan);
+                if (buffer.Length >= size)
+                {
+                    var frame = buffer.Slice(0, size).ToArray();
+                    reader.AdvanceTo(buffer.GetPosition(size));
+                    return frame;
+                }
+            }
+            Assert.False(result.IsCompleted, "the peer closed before the frame was whole");
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    [Fact]
+    public async Task Frames_ArriveWholeAndContiguous_HoweverThePeerSplitsThem()
+    {
+        var (ours, peer) = Pair();
+        using var _ = ours;
+        using var __ = peer;
+        var pipe = new SocketPipe(ours, maxFrame: 1024 * 1024 + 24);
+
+        // Small, just-over-the-initial-buffer and msize-sized frames, sent in odd pieces (byte by byte for one).
+        var frames = new[] { Frame(23, 1), Frame(70_000, 2), Frame(11, 3), Frame(1024 * 1024 + 24, 4), Frame(4096, 5), Frame(300_000, 6) };
+        var all = frames.SelectMany(f => f).ToArray();
+        var sender = Task.Run(() =>
+        {
+            var rng = new Random(7);
+            int at = 0;
+            while (at < all.Length)
+            {
+                int n = at < 40 ? 1 : Math.Min(all.Length - at, rng.Next(1, 200_000));
+                peer.Send(all.AsSpan(at, n));
+                at += n;
+            }
+        });
+
+        foreach (var expected in frames)
+            Assert.Equal(expected, await ReadFrameAsync(pipe.Input));
+        await sender;
+        pipe.Input.Complete();
+        pipe.Output.Complete();
+    }
+
+    [Fact]
+    public async Task ExaminedShortOfTheEnd_NextReadReturnsAtOnce_WithTheSameBytes()
+    {
+        var (ours, peer) = Pair();
+        using var _ = ours;
+        using var __ = peer;
+        var pipe = new SocketPipe(ours, maxFrame: 8192);
+        peer.Send(Frame(100, 9));
+
+        var first = await pipe.Input.ReadAsync();
+        while (first.Buffer.Length < 100)
+        {
+            pipe.Input.AdvanceTo(first.Buffer.Start, first.Buffer.End);
+            first = await pipe.Input.ReadAsync();
+        }
+        pipe.Input.AdvanceTo(first.Buffer.Start, first.Buffer.Start); // looked at nothing: must not wait for more data
+
+        var pending = pipe.Input.ReadAsync().AsTask();
+        Assert.True(pending.IsCompletedSuccessfully, "data not yet examined is handed back without receiving");
+        var again = await pending;
+        Assert.Equal(100, again.Buffer.Length);
+        pipe.Input.AdvanceTo(again.Buffer.End);
+        pipe.Input.Complete();
+        pipe.Output.Complete();
+    }
+
+    [Fact]
+    public async Task CancelPendingRead_WakesAReceiveWaitingOnTheSocket()
+    {
+        var (ours, peer) = Pair();
+        using var _ = ours;
+        using var __ = peer;
+        var pipe = new SocketPipe(ours, maxFrame: 8192);
+
+        var pending = pipe.Input.ReadAsync().AsTask();
+        await Task.Delay(100);
+        Assert.False(pending.IsCompleted, "nothing was sent: the read waits");
+        pipe.Input.CancelPendingRead();
+        var result = await pending.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(result.IsCanceled);
+        pipe.Input.Complete();
+        pipe.Output.Complete();
+    }
+
+    [Fact]
+    public async Task CancelPendingRead_BeforeTheRead_MakesTheNextReadCancelled()
+    {
+        var (ours, peer) = Pair();
+        using var _ = ours;
+        using var __ = peer;
+        var pipe = new SocketPipe(ours, maxFrame: 8192);
+        pipe.Input.CancelPendingRead();
+        var result = await pipe.Input.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(result.IsCanceled);
+        pipe.Input.Complete();
+        pipe.Output.Complete();
+    }
+
+    [Fact]
+    public async Task PeerClose_CompletesTheReader_WithWhatArrived()
+    {
+        var (ours, peer) = Pair();
+        using var _ = ours;
+        var pipe = new SocketPipe(ours, maxFrame: 8192);
+        peer.Send(new byte[] { 1, 2, 3 });
+        peer.Dispose();
+
+        ReadResult result;
+        while (true)
+        {
+            result = await pipe.Input.ReadAsync();
+            if (result.IsCompleted)
+                break;
+            pipe.Input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        }
+        Assert.Equal(3, result.Buffer.Length);
+        pipe.Input.AdvanceTo(result.Buffer.End);
+        pipe.Input.Complete();
+        pipe.Output.Complete();
+    }
+
+    [Fact]
+    public async Task Writer_BigFlushToASlowReader_CompletesOnceDrained_BytesIntact()
+    {
+        var (ours, peer) = Pair();
+        using var _ = ours;
+        using var __ = peer;
+        var pipe = new SocketPipe(ours, maxFrame: 8192);
+        var data = new byte[8 * 1024 * 1024];
+        new Random(3).NextBytes(data);
+
+        data.CopyTo(pipe.Output.GetSpan(data.Length));
+        pipe.Output.Advance(data.Length);
+        var flush = pipe.Output.FlushAsync().AsTask();
+        Assert.False(flush.IsCompleted, "8 MiB does not fit in a socket buffer: the flush waits for the reader");
+
+        var received = new byte[data.Length];
+        int got = 0;
+        while (got < received.Length)
+        {
+            await Task.Delay(got == 0 ? 50 : 0);
+            got += peer.Receive(received.AsSpan(got));
+        }
+        var result = await flush.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(result.IsCompleted);
+        Assert.Equal(data, received);
+
+        // The writer is reusable after a slow flush.
+        "ok"u8.CopyTo(pipe.Output.GetSpan(2));
+        pipe.Output.Advance(2);
+        Assert.True(pipe.Output.FlushAsync().AsTask().IsCompletedSuccessfully);
+        var two = new byte[2];
+        Assert.Equal(2, peer.Receive(two));
+        pipe.Input.Complete();
+        pipe.Output.Complete();
+    }
+
+    [Fact]
+    public async Task Writer_PeerGone_FlushFailsWithIOException()
+    {
+        var (ours, peer) = Pair();
+        using var _ = ours;
+        var pipe = new SocketPipe(ours, maxFrame: 8192);
+        peer.Dispose();
+
+        await Assert.ThrowsAsync<IOException>(async () =>
+        {
+            for (int i = 0; i < 100; i++) // the first sends may still land in the dead peer's buffer
+            {
+                new byte[64 * 1024].CopyTo(pipe.Output.GetSpan(64 * 1024));
+                pipe.Output.Advance(64 * 1024);
+                await pipe.Output.FlushAsync();
+            }
+        });
+        pipe.Input.Complete();
+        pipe.Output.Complete();
+    }
+
+    [Fact]
+    public void BufferPool_KeepsArraysAcrossUses_AndTrimsWhatStayedUnused()
+    {
+        using var pool = new BufferPool(maxRetainedBytes: 8L * 1024 * 1024, trimPeriodically: false);
+        var a = pool.Rent(1024 * 1024 + 24);
+        Assert.Equal(2 * 1024 * 1024, a.Length);
+        pool.Return(a);
+        Assert.Same(a, pool.Rent(1024 * 1024 + 24)); // reused, not reallocated
+        pool.Return(a);
+
+        var b = pool.Rent(3 * 1024 * 1024);
+        var c = pool.Rent(3 * 1024 * 1024);
+        pool.Return(b);
+        pool.Return(c); // 4 + 4 + 2 MiB would pass the 8 MiB bound: c is left to the GC
+        Assert.Equal(6L * 1024 * 1024, pool.RetainedBytes);
+
+        pool.Trim(); // first period: everything was rented at some point (low-water 0 since the start)
+        pool.Trim(); // a whole period unused: given back
+        Assert.Equal(0, pool.RetainedBytes);
+        Assert.NotSame(a, pool.Rent(1024 * 1024 + 24));
+        Assert.Equal(4096, pool.Rent(100).Length); // the smallest class
+        Assert.Equal(5 * 1024 * 1024, pool.Rent(5 * 1024 * 1024).Length); // beyond the classes: exact, unpooled
+    }
+}
