@@ -3,9 +3,18 @@
 #  - hand-made seeds (every 9P2000.L message) and P9Client's script against our server (Gofer.Fuzz seeds);
 #  - diod's own tools (diodls, diodcat, dioddate, diodshowmount) against diod, recorded through a loopback
 #    proxy (Gofer.Fuzz proxy) and derived (Gofer.Fuzz derive: whole frames, Tattach aname -> "").
+#  - with --kernel (or GOFER_CORPUS_KERNEL=1): the Linux kernel's files too (fuzz/make-kernel-corpus.sh: boots the
+#    guest suite under QEMU, a few minutes); without it the linux-* files are kept as they are.
 # Needs: diod (Debian package; scripts/deps.sh installs it). Everything listens on 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+kernel=${GOFER_CORPUS_KERNEL:-0}
+for a in "$@"; do
+  case "$a" in
+    --kernel) kernel=1 ;;
+    *) echo "usage: fuzz/make-corpus.sh [--kernel]" >&2; exit 2 ;;
+  esac
+done
 corpus=fuzz/corpus
 dotnet build fuzz/Gofer.Fuzz -c Release -nologo -v q >/dev/null
 F=(dotnet fuzz/Gofer.Fuzz/bin/Release/net10.0/Gofer.Fuzz.dll)
@@ -61,6 +70,10 @@ for name in "${names[@]}"; do
   # The server side of diod's answers is codec input too (replies decode through the same code).
   cp "$work/rec/conn-$i.s2c" "$corpus/codec/diod-$name.replies"
 done
+
+if [[ "$kernel" == 1 ]]; then
+  fuzz/make-kernel-corpus.sh
+fi
 
 # Drop duplicates (same bytes under two names), keep the first name.
 for t in codec session client; do

@@ -11,6 +11,9 @@ internal static class Program
           Gofer.Fuzz <target> replay <file|dir>...  run every file once without an engine; exit 1 on any finding
           Gofer.Fuzz seeds <target> <dir>           write the hand-made seeds of a target
           Gofer.Fuzz derive <recorded.c2s> <out>    whole frames only, Tattach aname -> "" (corpus form)
+          Gofer.Fuzz split <capture> <out-dir> <prefix-end> <NAME=FROM..TO>... [--max-bytes N] [--max-write N]
+                                                    cut one recorded connection (gofer serve --record) into
+                                                    self-contained corpus inputs and their replies (CaptureSplitter)
           Gofer.Fuzz tree <root>                    create the export tree recordings and the session target use
           Gofer.Fuzz proxy <port-file> <upstream-host:port> <out-dir>
                                                     loopback recording proxy: writes each connection's
@@ -37,6 +40,11 @@ internal static class Program
                     break;
                 File.WriteAllBytes(args[2], CorpusTools.Derive(File.ReadAllBytes(args[1])));
                 return 0;
+            case "split":
+                int split = CaptureSplitter.Command(args[1..]);
+                if (split == 2)
+                    break;
+                return split;
             case "tree":
                 Console.WriteLine(ExportTree.Create(args[1]));
                 return 0;

@@ -34,6 +34,9 @@ public static class SessionTarget
     /// <summary>GOFER_FUZZ_VERBOSE=1: print each request and its reply (replay debugging).</summary>
     public static bool Verbose { get; set; } = Environment.GetEnvironmentVariable("GOFER_FUZZ_VERBOSE") == "1";
 
+    /// <summary>Sees each request and its reply (the split command compares them with a recording); null when fuzzing.</summary>
+    internal static Action<byte[], byte[]>? OnReply { get; set; }
+
     public static void Run(ReadOnlySpan<byte> input)
     {
         var bytes = input.ToArray();
@@ -91,6 +94,7 @@ public static class SessionTarget
                 }
 
                 var reply = await ReadReply(replies, frame).ConfigureAwait(false);
+                OnReply?.Invoke(frame.ToArray(), reply.Span.ToArray());
                 if (Verbose)
                     Console.WriteLine($"{P9Trace.Format(frame.Span)}\n  -> {P9Trace.Format(reply.Span)}");
                 try
