@@ -216,7 +216,6 @@ internal static class E2eCommand
     {
         if (s.HasExited)
             return new Cell(0, 0, 0, 0, 0, 0, $"{s.Name} has exited: {s.Tail}", null);
-        var before = s.Stats();
         var psi = ServerUnderTest.Psi(o.P9load,
             "-s", $"tcp:127.0.0.1:{s.Port}", "-a", s.Aname, "-W", row.Workload, "-p", row.Path,
             "-c", row.Conns.ToString(CultureInfo.InvariantCulture), "-d", row.Depth.ToString(CultureInfo.InvariantCulture),
@@ -225,13 +224,25 @@ internal static class E2eCommand
         // Same RPC sequence for everyone: diod has no Tunlinkat, so remove with Tremove everywhere.
         if (row.Workload is "create" or "write")
             psi.ArgumentList.Add("-R");
+        // Allocation is counted over the steady state only: from just after p9load's warm-up (connections made,
+        // fids walked, pools and buffers at their working sizes) to just before its measured window ends (before the
+        // teardown clunks). Stats are null for servers without --stats-file.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var p = Children.Start(psi);
         var errTask = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
+        var outTask = p.StandardOutput.ReadToEndAsync();
+        (long Requests, long AllocBytes)? before = null, after = null;
+        if (s.HasStats)
+        {
+            SleepUntil(clock, o.Warm + 0.25);
+            before = s.Stats();
+            SleepUntil(clock, o.Warm + o.Secs - 0.25);
+            after = s.Stats();
+        }
         p.WaitForExit();
+        string stdout = outTask.Result;
         string stderr = errTask.Result;
         Children.Forget(p);
-        var after = s.Stats();
 
         var kv = ParseResult(stdout);
         if (p.ExitCode != 0 || kv is null)
@@ -245,6 +256,13 @@ internal static class E2eCommand
             perReq = (double)(a.AllocBytes - b.AllocBytes) / (a.Requests - b.Requests);
         return new Cell(Get(kv, key), Get(kv, "other_cpu"), Get(kv, "server_cpu"), Get(kv, "client_cpu"), Get(kv, "p50_us"),
             (long)Get(kv, "errors"), null, perReq);
+    }
+
+    private static void SleepUntil(System.Diagnostics.Stopwatch clock, double seconds)
+    {
+        var wait = TimeSpan.FromSeconds(seconds) - clock.Elapsed;
+        if (wait > TimeSpan.Zero)
+            Thread.Sleep(wait);
     }
 
     private static Dictionary<string, string>? ParseResult(string stdout)

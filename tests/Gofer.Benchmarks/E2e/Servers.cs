@@ -119,6 +119,8 @@ internal sealed class ServerUnderTest : IDisposable
         }
     }
 
+    public bool HasStats => _statsFile is not null;
+
     /// <summary>Asks gofer for a fresh stats line (SIGUSR1) and waits for it: (requests, allocated bytes).</summary>
     public (long Requests, long AllocBytes)? Stats()
     {
