@@ -32,6 +32,22 @@ internal sealed class ReplyBuffer : IBufferWriter<byte>
         }
     }
 
+    /// <summary>
+    /// When the replies fit in <paramref name="keep"/> bytes but sit in a bigger buffer (an Rreaddir reserves msize
+    /// and usually fills a few KiB), moves them into a pooled buffer of <paramref name="keep"/> bytes and gives the big
+    /// one back now: a reply that waits in the output queue then pins only what it needs, and the big array goes back
+    /// to the pool on the thread that rented it (no pool misses, so no allocation, under load).
+    /// </summary>
+    public void Compact(int keep)
+    {
+        if (_buffer.Length <= keep || _written > keep)
+            return;
+        var small = ArrayPool<byte>.Shared.Rent(keep);
+        _buffer.AsSpan(0, _written).CopyTo(small);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = small;
+    }
+
     /// <summary>Removes the first <paramref name="count"/> bytes (used to drop replies that must not be sent).</summary>
     public void Truncate(int length) => _written = Math.Min(_written, Math.Max(0, length));
 
