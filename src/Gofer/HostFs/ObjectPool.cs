@@ -30,14 +30,20 @@ internal sealed class ObjectPool<T>
     }
 
     /// <summary>Keeps <paramref name="item"/> for reuse unless the pool is full (then it is left to the GC).</summary>
-    public void Return(T item)
+    public void Return(T item) => TryReturn(item);
+
+    /// <summary>Keeps <paramref name="item"/> for reuse; false (and the caller still owns it) when the pool is full.</summary>
+    public bool TryReturn(T item)
     {
         lock (_gate)
         {
             if (_count < _items.Length)
             {
                 _items[_count++] = item;
+                return true;
             }
         }
+
+        return false;
     }
 }

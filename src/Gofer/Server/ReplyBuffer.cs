@@ -11,7 +11,7 @@ internal sealed class ReplyBuffer : IBufferWriter<byte>
     private byte[] _buffer;
     private int _written;
 
-    public ReplyBuffer(int initialSize = 4096) => _buffer = ArrayPool<byte>.Shared.Rent(initialSize);
+    public ReplyBuffer(int initialSize = 4096) => _buffer = MsizeBuffers.Rent(initialSize);
 
     public int Length => _written;
 
@@ -27,8 +27,8 @@ internal sealed class ReplyBuffer : IBufferWriter<byte>
         _written = 0;
         if (_buffer.Length > keep)
         {
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = ArrayPool<byte>.Shared.Rent(keep);
+            MsizeBuffers.Return(_buffer);
+            _buffer = MsizeBuffers.Rent(keep);
         }
     }
 
@@ -42,9 +42,9 @@ internal sealed class ReplyBuffer : IBufferWriter<byte>
     {
         if (_buffer.Length <= keep || _written > keep)
             return;
-        var small = ArrayPool<byte>.Shared.Rent(keep);
+        var small = MsizeBuffers.Rent(keep);
         _buffer.AsSpan(0, _written).CopyTo(small);
-        ArrayPool<byte>.Shared.Return(_buffer);
+        MsizeBuffers.Return(_buffer);
         _buffer = small;
     }
 
@@ -82,9 +82,9 @@ internal sealed class ReplyBuffer : IBufferWriter<byte>
         if (_buffer.Length - _written >= need)
             return;
         int size = Math.Max(_buffer.Length * 2, _written + need);
-        var grown = ArrayPool<byte>.Shared.Rent(size);
+        var grown = MsizeBuffers.Rent(size);
         _buffer.AsSpan(0, _written).CopyTo(grown);
-        ArrayPool<byte>.Shared.Return(_buffer);
+        MsizeBuffers.Return(_buffer);
         _buffer = grown;
     }
 
@@ -94,6 +94,6 @@ internal sealed class ReplyBuffer : IBufferWriter<byte>
         _buffer = [];
         _written = 0;
         if (b.Length > 0)
-            ArrayPool<byte>.Shared.Return(b);
+            MsizeBuffers.Return(b);
     }
 }

@@ -41,8 +41,8 @@ internal sealed class Request : IThreadPoolWorkItem
         if (_frame.Length < frame.Length)
         {
             if (_frame.Length > 0)
-                ArrayPool<byte>.Shared.Return(_frame);
-            _frame = ArrayPool<byte>.Shared.Rent(frame.Length);
+                MsizeBuffers.Return(_frame);
+            _frame = MsizeBuffers.Rent(frame.Length);
         }
         frame.CopyTo(_frame);
         Length = frame.Length;
@@ -67,7 +67,7 @@ internal sealed class Request : IThreadPoolWorkItem
         Reply.Trim(keep);
         if (_frame.Length > keep)
         {
-            ArrayPool<byte>.Shared.Return(_frame);
+            MsizeBuffers.Return(_frame);
             _frame = [];
         }
         Length = 0;
@@ -77,7 +77,7 @@ internal sealed class Request : IThreadPoolWorkItem
     {
         Reply.Release();
         if (_frame.Length > 0)
-            ArrayPool<byte>.Shared.Return(_frame);
+            MsizeBuffers.Return(_frame);
         _frame = [];
     }
 
