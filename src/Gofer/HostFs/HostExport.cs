@@ -123,7 +123,7 @@ internal sealed class HostExport : IDisposable
     public HostNode Attach()
     {
         Libc.FStatx(_root.Fd, Libc.STATX_BASIC_STATS, out Statx st);
-        return new HostNode(this, _root.AddRef(), null, null, NodeKind.Directory, in st);
+        return HostNode.Make(this, _root.AddRef(), null, default, NodeKind.Directory, in st);
     }
 
     internal bool IsRoot(ulong dev, ulong ino) => dev == RootDev && ino == RootIno;

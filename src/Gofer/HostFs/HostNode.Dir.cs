@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using Gofer.HostFs.Native;
 
@@ -5,8 +6,9 @@ namespace Gofer.HostFs;
 
 internal sealed partial class HostNode
 {
-    // One getdents64 buffer per opened directory, allocated on the first readdir and reused: Treaddir
-    // allocates nothing in steady state. 32 KiB holds ~1000 short names per syscall.
+    // One getdents64 buffer per opened directory, rented on the first readdir and given back when the node is
+    // disposed (the DirState itself stays with the node object, which is pooled): neither Treaddir nor opening a
+    // directory allocates in steady state. 32 KiB holds ~1000 short names per syscall.
     private const int DirBufferSize = 32 * 1024;
 
     private DirState? _dir;
@@ -14,7 +16,7 @@ internal sealed partial class HostNode
     private sealed class DirState
     {
         public readonly Lock Gate = new();
-        public readonly byte[] Buffer = new byte[DirBufferSize];
+        public byte[]? Buffer;
         public int Length;
         public int Position;
 
@@ -51,6 +53,7 @@ internal sealed partial class HostNode
         DirState dir = _dir ?? Interlocked.CompareExchange(ref _dir, new DirState(), null) ?? _dir!;
         lock (dir.Gate)
         {
+            byte[] buffer = dir.Buffer ??= ArrayPool<byte>.Shared.Rent(DirBufferSize);
             if (offset != dir.Cookie || (offset == 0 && dir.Position == dir.Length))
             {
                 if (Libc.lseek(io, (long)offset, Libc.SEEK_SET) < 0)
@@ -64,13 +67,13 @@ internal sealed partial class HostNode
             }
 
             int added = 0;
-            fixed (byte* buf = dir.Buffer)
+            fixed (byte* buf = buffer)
             {
                 while (true)
                 {
                     if (dir.Position >= dir.Length)
                     {
-                        nint n = Libc.getdents64(io, buf, (nuint)dir.Buffer.Length);
+                        nint n = Libc.getdents64(io, buf, (nuint)buffer.Length);
                         if (n < 0)
                         {
                             Errno e = ErrnoExtensions.Last();
@@ -85,7 +88,7 @@ internal sealed partial class HostNode
                         }
                     }
 
-                    ReadOnlySpan<byte> rec = dir.Buffer.AsSpan(dir.Position, dir.Length - dir.Position);
+                    ReadOnlySpan<byte> rec = buffer.AsSpan(dir.Position, dir.Length - dir.Position);
                     if (rec.Length < Libc.DirentNameOffset + 1)
                     {
                         return Errno.EIO;
@@ -114,6 +117,29 @@ internal sealed partial class HostNode
                     dir.Cookie = off;
                     added++;
                 }
+            }
+        }
+    }
+
+    /// <summary>Dispose: the buffer goes back to the pool and the position is forgotten (the node may be reused).</summary>
+    private void ReleaseDirBuffer()
+    {
+        DirState? dir = _dir;
+        if (dir is null)
+        {
+            return;
+        }
+
+        lock (dir.Gate)
+        {
+            byte[]? buffer = dir.Buffer;
+            dir.Buffer = null;
+            dir.Length = 0;
+            dir.Position = 0;
+            dir.Cookie = 0;
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
             }
         }
     }

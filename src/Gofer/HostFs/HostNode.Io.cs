@@ -101,7 +101,7 @@ internal sealed partial class HostNode
                 return ErrnoExtensions.Last();
             }
 
-            fd = new SafeFd(r);
+            fd = SafeFd.Rent(r);
             return Errno.None;
         }
         finally
@@ -166,7 +166,7 @@ internal sealed partial class HostNode
                 return ErrnoExtensions.Last();
             }
 
-            io = new SafeFd(fd);
+            io = SafeFd.Rent(fd);
             e = ChownNew(io, uid, gid);
             Statx st = default;
             if (e == Errno.None)
@@ -190,8 +190,8 @@ internal sealed partial class HostNode
             // This node becomes the new file: its directory becomes the remembered parent.
             _parent?.Release();
             _parent = _path;
-            _name = name.ToArray();
-            _path = new SharedFd(path!);
+            SetName(name);
+            _path = SharedFd.Rent(path!);
             _io = io;
             _openFlags = host;
             Kind = NodeKind.Regular;

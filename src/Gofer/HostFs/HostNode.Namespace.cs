@@ -147,7 +147,7 @@ internal sealed partial class HostNode
             return ErrnoExtensions.Last();
         }
 
-        using var created = new SafeFd(fd);
+        using var created = SafeFd.Rent(fd);
         Errno e = Libc.FStatx(created, Libc.STATX_BASIC_STATS, out Statx st);
         if (e == Errno.None && expectType != 0 && (st.Mode & Libc.S_IFMT) != expectType)
         {
@@ -312,14 +312,14 @@ internal sealed partial class HostNode
             return e;
         }
 
-        if (_parent is null || _name is null)
+        if (_parent is null || !HasName)
         {
             return Errno.EBUSY;
         }
 
         Span<byte> o = stackalloc byte[NameValidator.NameMax + 1];
         Span<byte> n = stackalloc byte[NameValidator.NameMax + 1];
-        NameValidator.ToCString(_name, o);
+        NameValidator.ToCString(Name, o);
         NameValidator.ToCString(newName, n);
         fixed (byte* po = o)
         fixed (byte* pn = n)
@@ -339,7 +339,7 @@ internal sealed partial class HostNode
         SharedFd newParent = newDir._path.AddRef();
         _parent.Release();
         _parent = newParent;
-        _name = newName.ToArray();
+        SetName(newName);
         return Errno.None;
     }
 
@@ -379,13 +379,13 @@ internal sealed partial class HostNode
             return Errno.EROFS;
         }
 
-        if (_parent is null || _name is null)
+        if (_parent is null || !HasName)
         {
             return Errno.EBUSY;
         }
 
         Span<byte> o = stackalloc byte[NameValidator.NameMax + 1];
-        NameValidator.ToCString(_name, o);
+        NameValidator.ToCString(Name, o);
         fixed (byte* po = o)
         {
             Errno e = CheckStillNamed(po);

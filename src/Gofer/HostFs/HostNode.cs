@@ -16,25 +16,67 @@ namespace Gofer.HostFs;
 /// </summary>
 internal sealed partial class HostNode : IDisposable
 {
-    private readonly HostExport _export;
+    // Nodes handed back by Recycle (the server's clunk), reused by the next walk: serving allocates no node.
+    private static readonly ObjectPool<HostNode> s_pool = new(4096);
+
+    // What a disposed node's _path becomes: its fd is gone, and using it throws ObjectDisposedException (a server
+    // bug), instead of reaching an fd that a reused SharedFd now holds for another node.
+    private static readonly SharedFd s_disposedPath = MakeDisposedPath();
+
+    private HostExport _export;
     private SharedFd _path;
     private SharedFd? _parent; // the directory this node was walked from (for fid-based rename/remove)
-    private byte[]? _name;     // its name in _parent at walk time
+    private byte[] _name = []; // its name in _parent at walk time: the first _nameLength bytes (a reused buffer)
+    private int _nameLength = -1; // -1: no name (the export root, a node reached by "..")
     private SafeFd? _io;       // the opened descriptor (Tlopen/Tlcreate)
     private int _openFlags = -1;
     private SafeFd? _lockFd;   // O_RDWR description for locks when the fid was opened read- or write-only
     private bool _disposed;
 
-    internal HostNode(HostExport export, SharedFd path, SharedFd? parent, byte[]? name, NodeKind kind, in Statx st)
+    private HostNode()
     {
-        _export = export;
-        _path = path;
-        _parent = parent;
-        _name = name;
-        Kind = kind;
-        Dev = st.Dev;
-        Ino = st.Ino;
-        Qid = export.MakeQid(in st, kind);
+        _export = null!;
+        _path = null!;
+    }
+
+    /// <summary>A node (from the pool when one is free) for <paramref name="path"/>; an empty name means none.</summary>
+    internal static HostNode Make(HostExport export, SharedFd path, SharedFd? parent, ReadOnlySpan<byte> name, NodeKind kind, in Statx st)
+    {
+        HostNode node = s_pool.TryTake() ?? new HostNode();
+        node._export = export;
+        node._path = path;
+        node._parent = parent;
+        node.SetName(name);
+        node._io = null;
+        node._openFlags = -1;
+        node._lockFd = null;
+        node._disposed = false;
+        node.Kind = kind;
+        node.Dev = st.Dev;
+        node.Ino = st.Ino;
+        node.Qid = export.MakeQid(in st, kind);
+        return node;
+    }
+
+    private ReadOnlySpan<byte> Name => _nameLength < 0 ? default : _name.AsSpan(0, _nameLength);
+
+    private bool HasName => _nameLength >= 0;
+
+    private void SetName(ReadOnlySpan<byte> name)
+    {
+        if (name.IsEmpty)
+        {
+            _nameLength = -1;
+            return;
+        }
+
+        if (_name.Length < name.Length)
+        {
+            _name = new byte[Math.Max(name.Length, 32)];
+        }
+
+        name.CopyTo(_name);
+        _nameLength = name.Length;
     }
 
     public HostExport Export => _export;
@@ -75,7 +117,7 @@ internal sealed partial class HostNode : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Errno e = Libc.FStatx(_path.Fd, Libc.STATX_BASIC_STATS, out Statx st);
-        var clone = new HostNode(_export, _path.AddRef(), _parent?.AddRef(), _name, Kind, in st);
+        var clone = Make(_export, _path.AddRef(), _parent?.AddRef(), Name, Kind, in st);
         if (e != Errno.None)
         {
             // fstat on a held fd only fails on I/O errors; keep the walk-time identity then.
@@ -129,7 +171,7 @@ internal sealed partial class HostNode : IDisposable
             return ErrnoExtensions.Last();
         }
 
-        var childFd = new SafeFd(fd);
+        var childFd = SafeFd.Rent(fd);
         e = Libc.FStatx(childFd, Libc.STATX_BASIC_STATS, out Statx st);
         if (e != Errno.None)
         {
@@ -137,7 +179,7 @@ internal sealed partial class HostNode : IDisposable
             return e;
         }
 
-        child = new HostNode(_export, new SharedFd(childFd), _path.AddRef(), name.ToArray(), KindOf(st.Mode), in st);
+        child = Make(_export, SharedFd.Rent(childFd), _path.AddRef(), name, KindOf(st.Mode), in st);
         return Errno.None;
     }
 
@@ -190,7 +232,7 @@ internal sealed partial class HostNode : IDisposable
             return ErrnoExtensions.Last();
         }
 
-        var parentFd = new SafeFd(fd);
+        var parentFd = SafeFd.Rent(fd);
         Errno e = Libc.FStatx(parentFd, Libc.STATX_BASIC_STATS, out Statx pst);
         if (e == Errno.None)
         {
@@ -204,7 +246,7 @@ internal sealed partial class HostNode : IDisposable
         }
 
         // The parent's own name is unknown here: such a node cannot be the source of a fid-based rename/remove.
-        child = new HostNode(_export, new SharedFd(parentFd), null, null, NodeKind.Directory, in pst);
+        child = Make(_export, SharedFd.Rent(parentFd), null, default, NodeKind.Directory, in pst);
         return Errno.None;
     }
 
@@ -230,7 +272,7 @@ internal sealed partial class HostNode : IDisposable
                 }
 
                 cur?.Dispose();
-                cur = new SafeFd(fd);
+                cur = SafeFd.Rent(fd);
                 Errno e = Libc.FStatx(cur, Libc.STATX_BASIC_STATS, out Statx st);
                 if (e != Errno.None)
                 {
@@ -260,11 +302,27 @@ internal sealed partial class HostNode : IDisposable
         }
     }
 
-    public void Dispose()
+    public void Dispose() => DisposeCore();
+
+    /// <summary>
+    /// Dispose, and hand the node object back for reuse by a later walk. Only for an owner that knows nothing else
+    /// references the node any more (the server's fid, once its last reference is released); a node that was
+    /// already disposed is not pooled, so a double recycle cannot hand one object out twice.
+    /// </summary>
+    public void Recycle()
+    {
+        if (DisposeCore())
+        {
+            _export = null!;
+            s_pool.Return(this);
+        }
+    }
+
+    private bool DisposeCore()
     {
         if (_disposed)
         {
-            return;
+            return false;
         }
 
         _disposed = true;
@@ -272,8 +330,19 @@ internal sealed partial class HostNode : IDisposable
         _io = null;
         _lockFd?.Dispose();
         _lockFd = null;
+        ReleaseDirBuffer();
         _path.Release();
+        _path = s_disposedPath;
         _parent?.Release();
         _parent = null;
+        _nameLength = -1;
+        return true;
+    }
+
+    private static SharedFd MakeDisposedPath()
+    {
+        var fd = new SafeFd();
+        fd.Dispose();
+        return new SharedFd(fd);
     }
 }

@@ -9,24 +9,35 @@ namespace Gofer.Server;
 /// </summary>
 internal sealed class Fid
 {
-    private int _refs = 1;
+    // Fids whose last reference is gone, reused by the next walk or attach: serving allocates no fid.
+    private static readonly ObjectPool<Fid> s_pool = new(4096);
 
-    public Fid(HostNode? node, uint uid)
+    private int _refs;
+
+    private Fid()
     {
-        Node = node;
-        Uid = uid;
     }
 
-    public HostNode? Node { get; }
+    /// <summary>A fid (from the pool when one is free) holding one reference, owning <paramref name="node"/>.</summary>
+    public static Fid Create(HostNode? node, uint uid)
+    {
+        Fid fid = s_pool.TryTake() ?? new Fid();
+        fid.Node = node;
+        fid.Uid = uid;
+        Volatile.Write(ref fid._refs, 1);
+        return fid;
+    }
+
+    public HostNode? Node { get; private set; }
 
     /// <summary>n_uname of the Tattach (uint.MaxValue: unknown, creates keep the gofer's own uid).</summary>
-    public uint Uid { get; }
+    public uint Uid { get; private set; }
 
     /// <summary>Serialises the calls that change what a node is (open, create, rename) per fid.</summary>
     public Lock Gate { get; } = new();
 
-    /// <summary>Txattrwalk result: the value (or name list) read by Tread; fixed once created.</summary>
-    public byte[]? XattrData { get; init; }
+    /// <summary>Txattrwalk result: the value (or name list) read by Tread; set once, before the fid is published.</summary>
+    public byte[]? XattrData { get; set; }
 
     /// <summary>Txattrcreate: the name being set, the value being filled by Twrite, the flags; applied at Tclunk.</summary>
     public byte[]? XattrName { get; set; }
@@ -57,14 +68,22 @@ internal sealed class Fid
 
     public void AddRef() => Interlocked.Increment(ref _refs);
 
+    /// <summary>Drops a reference; the last one closes the node and hands node and fid back for reuse (nothing may
+    /// touch either afterwards: every user holds its own reference, taken under the fid table's lock).</summary>
     public void Release()
     {
-        if (Interlocked.Decrement(ref _refs) == 0)
-        {
-            Node?.Dispose();
-            _budget?.Refund(_charged);
-            _budget = null;
-        }
+        if (Interlocked.Decrement(ref _refs) != 0)
+            return;
+        Node?.Recycle();
+        Node = null;
+        _budget?.Refund(_charged);
+        _budget = null;
+        _charged = 0;
+        XattrData = null;
+        XattrName = null;
+        XattrValue = null;
+        XattrFlags = 0;
+        s_pool.Return(this);
     }
 }
 

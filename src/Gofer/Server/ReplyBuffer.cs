@@ -3,7 +3,7 @@ using System.Buffers;
 namespace Gofer.Server;
 
 /// <summary>
-/// A growable, reusable IBufferWriter over a pooled array (BufferPool): where a handler encodes its reply(ies) before they
+/// A growable, reusable IBufferWriter over an ArrayPool array: where a handler encodes its reply(ies) before they
 /// are handed to the connection's output in one copy. Owned by one request or by the read loop; not thread-safe.
 /// </summary>
 internal sealed class ReplyBuffer : IBufferWriter<byte>
@@ -30,6 +30,22 @@ internal sealed class ReplyBuffer : IBufferWriter<byte>
             BufferPool.Shared.Return(_buffer);
             _buffer = BufferPool.Shared.Rent(keep);
         }
+    }
+
+    /// <summary>
+    /// When the replies fit in <paramref name="keep"/> bytes but sit in a bigger buffer (an Rreaddir reserves msize
+    /// and usually fills a few KiB), moves them into a pooled buffer of <paramref name="keep"/> bytes and gives the big
+    /// one back now: a reply that waits in the output queue then pins only what it needs, and the big array goes back
+    /// to the pool on the thread that rented it (no pool misses, so no allocation, under load).
+    /// </summary>
+    public void Compact(int keep)
+    {
+        if (_buffer.Length <= keep || _written > keep)
+            return;
+        var small = BufferPool.Shared.Rent(keep);
+        _buffer.AsSpan(0, _written).CopyTo(small);
+        BufferPool.Shared.Return(_buffer);
+        _buffer = small;
     }
 
     /// <summary>Removes the first <paramref name="count"/> bytes (used to drop replies that must not be sent).</summary>

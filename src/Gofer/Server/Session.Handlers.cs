@@ -50,6 +50,19 @@ internal sealed partial class Session
         }
     }
 
+    /// <summary>
+    /// Test seam: runs one request frame through its handler on the calling thread, as the read loop (inline) or a
+    /// worker would, without the transport. <paramref name="msize"/> stands in for a completed Tversion.
+    /// </summary>
+    internal void HandleForTests(ReadOnlySpan<byte> frame, ReplyBuffer output, uint msize)
+    {
+        _msize = msize;
+        _maxFrame = msize;
+        _versioned = true;
+        FrameHeader.TryRead(frame, out var header);
+        RunHandler(frame, header, output);
+    }
+
     private static WireQid ToWire(HostQid q) => new((QidType)q.Type, q.Version, q.Path);
 
     private static void Error(IBufferWriter<byte> o, ushort tag, Errno e) => Rlerror.Encode(o, tag, (uint)e);
@@ -126,7 +139,7 @@ internal sealed partial class Session
             if (name.IsEmpty)
                 continue;
             var err = node.Walk(name, out var child);
-            node.Dispose();
+            node.Recycle();
             if (err != Errno.None)
             {
                 Error(o, h.Tag, err);
@@ -136,7 +149,7 @@ internal sealed partial class Session
         }
 
         var qid = ToWire(node.Qid);
-        AddFid(m.Fid, new Fid(node, m.NUname), o, h.Tag, out bool added);
+        AddFid(m.Fid, Fid.Create(node, m.NUname), o, h.Tag, out bool added);
         if (added)
             Rattach.Encode(o, h.Tag, qid);
     }
@@ -179,7 +192,7 @@ internal sealed partial class Session
                     {
                         err = cur.Walk(name, out var child);
                         if (cur != start)
-                            cur.Dispose();
+                            cur.Recycle(); // an intermediate node only this walk ever saw
                         if (err != Errno.None)
                         {
                             cur = null!;
@@ -201,7 +214,7 @@ internal sealed partial class Session
                 result = cur;
             }
 
-            var created = new Fid(result, fid.Uid);
+            var created = Fid.Create(result, fid.Uid);
             if (m.Newfid == m.Fid)
             {
                 _fids.Replace(m.Fid, created);
@@ -899,9 +912,11 @@ internal sealed partial class Session
                 return;
             }
 
-            var created = new Fid(null, fid.Uid) { XattrData = value };
+            var created = Fid.Create(null, fid.Uid);
+            created.XattrData = value;
             if (!created.TryChargeXattr(_xattrBudget, value!.Length))
             {
+                created.Release();
                 Rlerror.Encode(o, h.Tag, LinuxErrno.ENOSPC);
                 return;
             }

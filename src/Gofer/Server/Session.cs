@@ -471,6 +471,7 @@ internal sealed partial class Session : IDisposable
             var frame = r.Frame;
             FrameHeader.TryRead(frame, out var header);
             RunHandler(frame, header, r.Reply);
+            r.Reply.Compact(64 * 1024);
         }
         else
         {
