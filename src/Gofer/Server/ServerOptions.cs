@@ -25,6 +25,15 @@ internal sealed record ServerOptions
     /// as a getattr); bigger ones go to a worker so one large transfer cannot stall the connection.</summary>
     public int InlineIoMax { get; init; } = 64 * 1024;
 
+    /// <summary>
+    /// Run creates, mkdir, symlink, mknod, rename, link, unlink and remove on workers instead of inline on the read
+    /// loop. Off by default: on a local filesystem each is one short syscall, and inline they cost no thread hop and
+    /// no frame copy (create at depth 16 ran twice as fast inline). Turn it on (<c>serve --metadata-on-workers</c>)
+    /// when the exported directory sits on a filesystem where a metadata operation may block for long (NFS, FUSE),
+    /// so one slow create cannot hold up the connection's other requests.
+    /// </summary>
+    public bool MetadataOnWorkers { get; init; }
+
     /// <summary>A peer that connected but sent no Tversion within this time is dropped.</summary>
     public TimeSpan VersionTimeout { get; init; } = TimeSpan.FromSeconds(60);
 

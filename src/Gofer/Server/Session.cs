@@ -316,10 +316,14 @@ internal sealed partial class Session : IDisposable
         return FrameAction.Done;
     }
 
-    /// <summary>What may block or take long goes to a worker; single fast syscalls stay on the read loop.</summary>
+    /// <summary>What may block or take long goes to a worker; single fast syscalls stay on the read loop (metadata
+    /// changes too, unless <see cref="ServerOptions.MetadataOnWorkers"/>).</summary>
     private bool IsWorkerRequest(P9MessageType type, ReadOnlySpan<byte> frame) => type switch
     {
         P9MessageType.Treaddir or P9MessageType.Tfsync => true,
+        P9MessageType.Tlcreate or P9MessageType.Tmkdir or P9MessageType.Tsymlink or P9MessageType.Tmknod
+            or P9MessageType.Trename or P9MessageType.Trenameat or P9MessageType.Tunlinkat or P9MessageType.Tlink
+            or P9MessageType.Tremove => _options.MetadataOnWorkers,
         // size[4] Tread tag[2] fid[4] offset[8] count[4]
         P9MessageType.Tread => frame.Length >= 23 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(frame[19..]) > (uint)_options.InlineIoMax,
         // size[4] Twrite tag[2] fid[4] offset[8] count[4] data[count]

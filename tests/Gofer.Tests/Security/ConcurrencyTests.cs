@@ -36,6 +36,7 @@ public sealed class ConcurrencyTests
         using var release = new ManualResetEventSlim();
         var options = new ServerOptions
         {
+            MetadataOnWorkers = true, // the held request is a mkdir: it must run on a worker
             BeforeWorkerStart = tag =>
             {
                 if (tag == Held)
@@ -71,6 +72,7 @@ public sealed class ConcurrencyTests
         using var release = new ManualResetEventSlim();
         var options = new ServerOptions
         {
+            MetadataOnWorkers = true, // the held request is a mkdir: it must run on a worker
             WorkerStarted = tag =>
             {
                 if (tag == Held)

@@ -88,6 +88,7 @@ public sealed class FramingAndLimitTests
         var logs = new LogCapture();
         var options = new ServerOptions
         {
+            MetadataOnWorkers = true, // the held request is a mkdir: it must run on a worker
             // The seam holds one request on its worker: a long-running request in flight on connection B.
             BeforeWorkerStart = tag =>
             {
@@ -242,6 +243,7 @@ public sealed class FramingAndLimitTests
         var options = new ServerOptions
         {
             MaxInFlight = Cap,
+            MetadataOnWorkers = true, // the requests held are mkdirs: they must run on workers
             BeforeWorkerStart = _ =>
             {
                 int now = Interlocked.Increment(ref waiting);

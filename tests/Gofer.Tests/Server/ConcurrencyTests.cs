@@ -123,7 +123,7 @@ public sealed class ConcurrencyTests
     public void Flush_OfAFidCreatingRequestThatAnswered_LeavesTheFidValid()
     {
         using var gate = new Gate();
-        using var f = new ServerFixture(new ServerOptions { WorkerStarted = gate.Hook });
+        using var f = new ServerFixture(new ServerOptions { WorkerStarted = gate.Hook, MetadataOnWorkers = true });
         using var c = f.Connect().Start();
         c.WalkOk(0, 1);
         gate.Tag = 700;
