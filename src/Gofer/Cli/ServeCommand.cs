@@ -135,7 +135,7 @@ internal static class ServeCommand
         }
 
         // Declared before the server: disposed (capture files flushed and closed) after every session has ended.
-        await using var recorder = StartRecorder(s, loggerFactory);
+        await using var recorder = StartRecorder(s, loggerFactory.CreateLogger("Gofer.Recording"));
         using (export)
         using (ServerStats.Start(s.StatsFile))
         using (var server = new GoferServer(new ServerOptions { MaxMsize = s.Msize, Trace = s.Trace }, loggerFactory) { Recorder = recorder })
@@ -199,17 +199,34 @@ internal static class ServeCommand
         }
     }
 
-    private static ILoggerFactory CreateLoggerFactory(Settings s) => LoggerFactory.Create(b =>
-    {
-        b.SetMinimumLevel(s.Trace && s.LogLevel > LogLevel.Debug ? LogLevel.Debug : s.LogLevel);
-        if (s.Trace && s.LogLevel > LogLevel.Debug)
+    /// <summary>
+    /// The console logger, built on the first message that passes <see cref="IsEnabled"/> (see
+    /// <see cref="DeferredLoggerFactory"/>): a start that logs nothing never pays for it.
+    /// </summary>
+    internal static DeferredLoggerFactory CreateLoggerFactory(LogLevel logLevel, bool trace) => new(
+        (category, level) => IsEnabled(logLevel, trace, category, level),
+        () => LoggerFactory.Create(b =>
         {
-            // --trace alone: requests and replies at Debug, everything else at the chosen level.
-            b.AddFilter((category, level) => category == "Gofer.Server.Trace" ? level >= LogLevel.Debug : level >= s.LogLevel);
-        }
-        b.AddSimpleConsole(o => o.SingleLine = true);
-        b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-    });
+            b.SetMinimumLevel(LogLevel.Trace);
+            b.AddFilter((category, level) => IsEnabled(logLevel, trace, category ?? "", level));
+            b.AddSimpleConsole(o => o.SingleLine = true);
+            b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        }));
+
+    private static DeferredLoggerFactory CreateLoggerFactory(Settings s) => CreateLoggerFactory(s.LogLevel, s.Trace);
+
+    /// <summary>
+    /// What gets logged: everything at --log-level and above; with --trace, requests and replies
+    /// (Gofer.Server.Trace) at Debug as well, whatever the level of the rest.
+    /// </summary>
+    internal static bool IsEnabled(LogLevel logLevel, bool trace, string category, LogLevel level)
+    {
+        if (level == LogLevel.None)
+            return false;
+        if (trace && logLevel > LogLevel.Debug && category == "Gofer.Server.Trace")
+            return level >= LogLevel.Debug;
+        return level >= logLevel;
+    }
 
     /// <summary>
     /// <c>--bundle DIR --io-fds 3,4,… [--mounts-fd N]</c>: the runtime's mode. The bundle is planned exactly as the
@@ -255,7 +272,7 @@ internal static class ServeCommand
     {
         using var loggerFactory = CreateLoggerFactory(s);
         var log = loggerFactory.CreateLogger("Gofer.Serve");
-        await using var recorder = StartRecorder(s, loggerFactory);
+        await using var recorder = StartRecorder(s, loggerFactory.CreateLogger("Gofer.Recording"));
         using var stats = ServerStats.Start(s.StatsFile);
         var exports = new List<HostExport>();
         try
@@ -369,8 +386,8 @@ internal static class ServeCommand
     }
 
     /// <summary>One recorder per process for --record (one capture file per connection); null when off.</summary>
-    private static TrafficRecorder? StartRecorder(Settings s, ILoggerFactory loggerFactory) =>
-        s.Record is null ? null : TrafficRecorder.Create(s.Record, loggerFactory.CreateLogger("Gofer.Recording"));
+    private static TrafficRecorder? StartRecorder(Settings s, ILogger log) =>
+        s.Record is null ? null : TrafficRecorder.Create(s.Record, log);
 
     private static async Task<int> Usage(string message)
     {
