@@ -35,6 +35,7 @@ internal static class ServeCommand
         var fileAccess = new Option<string?>("--file-access") { Description = "With --bundle: exclusive (default) or shared, as for `gofer plan`." };
         var record = new Option<string?>("--record") { Description = "Record each connection as a pcapng file in DIR (read it with `gofer trace` or Wireshark)." };
         var hardened = new Option<bool>("--hardened") { Description = "Serve from a confined child: private namespaces, pivot_root into the exports, reduced capabilities, seccomp (root only; see src/Gofer/Hardening/README.md)." };
+        var metadataOnWorkers = new Option<bool>("--metadata-on-workers") { Description = "Run creates, renames and removes on worker threads (for exports on NFS/FUSE, where they may block); by default they run inline." };
         var statsFile = new Option<string?>("--stats-file") { Description = "Write 'seq= requests= alloc_bytes= gc0= gc1= gc2=' to PATH at start, on SIGUSR1 and at exit (benchmarks)." };
         var fdRoot = new Option<string[]>("--fd-root")
         {
@@ -45,7 +46,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Serve a host directory over 9P2000.L.")
         {
-            root, readOnly, ioFds, listen, allowRemote, logLevel, trace, msize, bundle, mountsFd, overlay2, fileAccess, record, hardened, fdRoot, statsFile,
+            root, readOnly, ioFds, listen, allowRemote, logLevel, trace, msize, bundle, mountsFd, overlay2, fileAccess, record, hardened, fdRoot, statsFile, metadataOnWorkers,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -53,7 +54,8 @@ internal static class ServeCommand
                 parse.GetValue(root), parse.GetValue(readOnly), parse.GetValue(ioFds), parse.GetValue(listen) ?? [],
                 parse.GetValue(allowRemote), parse.GetValue(logLevel), parse.GetValue(trace), parse.GetValue(msize),
                 parse.GetValue(bundle), parse.GetValue(mountsFd), parse.GetValue(overlay2), parse.GetValue(fileAccess),
-                parse.GetValue(record), parse.GetValue(hardened), parse.GetValue(fdRoot) ?? [], parse.GetValue(statsFile));
+                parse.GetValue(record), parse.GetValue(hardened), parse.GetValue(fdRoot) ?? [], parse.GetValue(statsFile),
+                parse.GetValue(metadataOnWorkers));
             return await RunAsync(settings).ConfigureAwait(false);
         });
         return command;
@@ -61,7 +63,7 @@ internal static class ServeCommand
 
     private sealed record Settings(string? Root, bool ReadOnly, string? IoFds, string[] Listen, bool AllowRemote,
         LogLevel LogLevel, bool Trace, uint Msize, string? Bundle, int? MountsFd, string? Overlay2, string? FileAccess,
-        string? Record, bool Hardened, string[] FdRoots, string? StatsFile = null);
+        string? Record, bool Hardened, string[] FdRoots, string? StatsFile = null, bool MetadataOnWorkers = false);
 
     /// <summary>One inherited FD and what it serves: --root gives every FD the same export, --bundle one each.</summary>
     private sealed record FdExport(int Fd, string Root, bool ReadOnly, string Label);
@@ -138,7 +140,7 @@ internal static class ServeCommand
         await using var recorder = StartRecorder(s, loggerFactory.CreateLogger("Gofer.Recording"));
         using (export)
         using (ServerStats.Start(s.StatsFile))
-        using (var server = new GoferServer(new ServerOptions { MaxMsize = s.Msize, Trace = s.Trace }, loggerFactory) { Recorder = recorder })
+        using (var server = new GoferServer(new ServerOptions { MaxMsize = s.Msize, Trace = s.Trace, MetadataOnWorkers = s.MetadataOnWorkers }, loggerFactory) { Recorder = recorder })
         {
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; server.Shutdown("SIGTERM"); });
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; server.Shutdown("SIGINT"); });
@@ -277,7 +279,7 @@ internal static class ServeCommand
         var exports = new List<HostExport>();
         try
         {
-            using var server = new GoferServer(new ServerOptions { MaxMsize = s.Msize, Trace = s.Trace }, loggerFactory) { Recorder = recorder };
+            using var server = new GoferServer(new ServerOptions { MaxMsize = s.Msize, Trace = s.Trace, MetadataOnWorkers = s.MetadataOnWorkers }, loggerFactory) { Recorder = recorder };
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; server.Shutdown("SIGTERM"); });
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; server.Shutdown("SIGINT"); });
             int failed = 0;
@@ -344,6 +346,8 @@ internal static class ServeCommand
             args.AddRange(["--msize", s.Msize.ToString(System.Globalization.CultureInfo.InvariantCulture), "--log-level", s.LogLevel.ToString()]);
             if (s.Trace)
                 args.Add("--trace");
+            if (s.MetadataOnWorkers)
+                args.Add("--metadata-on-workers");
             return args;
         }
 

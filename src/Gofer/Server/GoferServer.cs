@@ -19,6 +19,10 @@ internal sealed class GoferServer : IDisposable
     private readonly ConcurrentDictionary<long, Session> _sessions = new();
     private readonly ConcurrentDictionary<Task, byte> _running = new();
     private readonly CancellationTokenSource _stopping = new();
+    private int _connectionThreads;
+
+    // Handlers keep little on the stack (paths and names are bounded by the codec); 1 MiB leaves a wide margin.
+    private const int ConnectionThreadStack = 1024 * 1024;
 
     public GoferServer(ServerOptions options, ILoggerFactory loggerFactory)
     {
@@ -40,9 +44,11 @@ internal sealed class GoferServer : IDisposable
     public CancellationToken Stopping => _stopping.Token;
 
     /// <summary>Serves one connection given as a pipe until it ends. Never throws for peer behaviour.</summary>
-    public async Task ServeAsync(IDuplexPipe pipe, HostExport export, string endpoint)
+    public Task ServeAsync(IDuplexPipe pipe, HostExport export, string endpoint) => ServeAsync(pipe, export, endpoint, synchronousReadLoop: false);
+
+    private async Task ServeAsync(IDuplexPipe pipe, HostExport export, string endpoint, bool synchronousReadLoop)
     {
-        using var session = new Session(pipe, export, _options, _loggerFactory);
+        using var session = new Session(pipe, export, _options, _loggerFactory) { SynchronousReadLoop = synchronousReadLoop };
         _sessions[session.Id] = session;
         try
         {
@@ -57,15 +63,54 @@ internal sealed class GoferServer : IDisposable
         }
     }
 
-    /// <summary>Serves one connected socket (inherited FD or accepted); closes it at the end.</summary>
-    public async Task ServeSocketAsync(Socket socket, HostExport export, string endpoint)
+    /// <summary>
+    /// Serves one connected socket (inherited FD or accepted); closes it at the end. Up to
+    /// <see cref="ServerOptions.MaxConnectionThreads"/> connections each get their own thread whose reads block on
+    /// the socket (the kernel wakes it straight into the session); any beyond are served asynchronously on the pool.
+    /// </summary>
+    public Task ServeSocketAsync(Socket socket, HostExport export, string endpoint)
+    {
+        if (Interlocked.Increment(ref _connectionThreads) > _options.MaxConnectionThreads)
+        {
+            Interlocked.Decrement(ref _connectionThreads);
+            return ServeSocketCoreAsync(socket, export, endpoint, ownThread: false);
+        }
+
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                ServeSocketCoreAsync(socket, export, endpoint, ownThread: true).GetAwaiter().GetResult();
+                done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                done.TrySetException(e);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _connectionThreads);
+            }
+        }, ConnectionThreadStack)
+        {
+            IsBackground = true,
+            Name = "gofer-conn",
+        };
+        thread.UnsafeStart();
+        return done.Task;
+    }
+
+    private async Task ServeSocketCoreAsync(Socket socket, HostExport export, string endpoint, bool ownThread)
     {
         var connection = Transport.FromSocket(socket, _options.MaxMsize);
+        if (ownThread)
+            connection.BindReaderToCurrentThread();
         using var recording = Recorder?.OpenConnection(endpoint);
         try
         {
             IDuplexPipe pipe = recording is null ? connection : new RecordingPipe(connection, recording);
-            await ServeAsync(pipe, export, endpoint).ConfigureAwait(false);
+            await ServeAsync(pipe, export, endpoint, synchronousReadLoop: ownThread).ConfigureAwait(false);
         }
         finally
         {

@@ -34,6 +34,13 @@ internal sealed record ServerOptions
     /// </summary>
     public bool MetadataOnWorkers { get; init; }
 
+    /// <summary>
+    /// Socket connections served each on their own thread that blocks in poll/recv (the lowest-latency path: no
+    /// hand-off between the runtime's socket engine, the thread pool and the session). A gofer has one connection per
+    /// mount, so this is rarely reached; connections beyond it (a busy <c>--listen</c>) are served asynchronously.
+    /// </summary>
+    public int MaxConnectionThreads { get; init; } = 64;
+
     /// <summary>A peer that connected but sent no Tversion within this time is dropped.</summary>
     public TimeSpan VersionTimeout { get; init; } = TimeSpan.FromSeconds(60);
 

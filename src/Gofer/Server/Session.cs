@@ -96,6 +96,12 @@ internal sealed partial class Session : IDisposable
 
     public long Id { get; }
 
+    /// <summary>
+    /// Set when <see cref="RunAsync"/> is called on the connection's own thread whose reads block (see
+    /// <see cref="SocketPipe.BindReaderToCurrentThread"/>): the read loop then never yields that thread.
+    /// </summary>
+    public bool SynchronousReadLoop { get; init; }
+
     /// <summary>Why the session ended (first reason recorded).</summary>
     public string? CloseReason { get; private set; }
 
@@ -206,7 +212,10 @@ internal sealed partial class Session : IDisposable
                 return (fault ?? "closed", true);
             if (action == FrameAction.WaitSlot)
             {
-                await _slots.WaitAsync().ConfigureAwait(false);
+                if (SynchronousReadLoop)
+                    _slots.Wait();
+                else
+                    await _slots.WaitAsync().ConfigureAwait(false);
                 _slots.Release(); // taken again by the dispatch that re-reads this frame
                 continue;
             }
@@ -216,7 +225,7 @@ internal sealed partial class Session : IDisposable
                 lock (_tagGate)
                     t = _drained?.Task;
                 if (t is not null)
-                    await t.ConfigureAwait(false);
+                    await WaitOnLoopAsync(t).ConfigureAwait(false);
                 continue;
             }
 
@@ -227,11 +236,23 @@ internal sealed partial class Session : IDisposable
                     outputWait = (_outputDrained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
             if (outputWait is not null)
-                await outputWait.ConfigureAwait(false);
+                await WaitOnLoopAsync(outputWait).ConfigureAwait(false);
 
             if (result.IsCompleted)
                 return buffer.IsEmpty ? ("peer closed the connection", false) : (P9DecodeError.TruncatedStream.Describe(), true);
         }
+    }
+
+    /// <summary>
+    /// On a connection's own reader thread (<see cref="SynchronousReadLoop"/>) the loop blocks for the rare waits
+    /// (back-pressure, Tversion draining): resuming on a pool thread would move the connection's reads there.
+    /// </summary>
+    private Task WaitOnLoopAsync(Task t)
+    {
+        if (!SynchronousReadLoop)
+            return t;
+        t.Wait();
+        return Task.CompletedTask;
     }
 
     private FrameAction ProcessJoined(in ReadOnlySequence<byte> frame, out string? fault)

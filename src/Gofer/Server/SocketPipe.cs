@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Gofer.Server;
 
@@ -17,6 +18,12 @@ namespace Gofer.Server;
 /// buffer grows to the frame being received, bounded by msize), and its flush is a send() on the same thread. The
 /// steady state allocates nothing: the socket's cached awaitables, and pooled async state machines on the rare paths
 /// where the socket has no data or no room.
+/// </para>
+/// <para>
+/// Reads have two modes. On the connection's own thread (<see cref="BindReaderToCurrentThread"/>, how
+/// <see cref="GoferServer"/> serves sockets) a read that finds nothing recv()s again a few times, yielding the core in
+/// between, then sleeps in poll(): the kernel wakes that thread straight into the session. From any other thread a read
+/// is the socket's asynchronous receive (epoll engine, then a pool thread).
 /// </para>
 /// <para>
 /// Contract with <see cref="Session"/> (which this is built for): one reader calling ReadAsync/AdvanceTo in turn; one
@@ -36,6 +43,14 @@ internal sealed class SocketPipe : IDuplexPipe
     public PipeReader Input { get; }
 
     public PipeWriter Output { get; }
+
+    /// <summary>
+    /// Makes the calling thread the connection's own reader thread: its reads wait in poll(2) and recv(2) on the
+    /// socket directly, so the kernel wakes this thread when a request arrives and the session runs right here, with
+    /// no hand-off through the runtime's socket engine and the thread pool (p9ideal's model, and diod's: a thread
+    /// per connection). Reads from any other thread keep using the asynchronous path.
+    /// </summary>
+    public void BindReaderToCurrentThread() => ((Reader)Input).OwnerThreadId = Environment.CurrentManagedThreadId;
 
     private static IOException Wrap(SocketException e) => new(e.Message, e);
 
@@ -67,6 +82,20 @@ internal sealed class SocketPipe : IDuplexPipe
 
         private ReadOnlySequence<byte> Unconsumed => new(_buffer, _start, _end - _start);
 
+        // Reader threads not asleep in poll. Spinning pays only while there are cores to spare: with more busy
+        // connections than cores a spinning reader steals the core another one (or the client) needs.
+        private static int s_awake;
+        private static readonly int SpinMaxAwake = Math.Max(1, Environment.ProcessorCount / 2);
+
+        // Before sleeping in poll, a reader looks again this many times, yielding its core in between: a request
+        // usually follows its predecessor's reply within microseconds, and a wake-up from poll costs a cross-core
+        // reschedule (≈ 100 µs on this project's VMs). Yielding, not spinning, leaves the core to the client or to
+        // other connections when they need it. Measured with p9load getattr: c1d1 3× faster, c4d16 unchanged.
+        private const int SpinReceives = 50;
+
+        /// <summary>The managed id of the thread that reads by blocking (0: none).</summary>
+        public int OwnerThreadId { get; set; }
+
         public override bool TryRead(out ReadResult result)
         {
             ObjectDisposedException.ThrowIf(_completed, this);
@@ -89,6 +118,8 @@ internal sealed class SocketPipe : IDuplexPipe
         {
             if (TryRead(out var ready))
                 return new ValueTask<ReadResult>(ready);
+            if (OwnerThreadId == Environment.CurrentManagedThreadId)
+                return new ValueTask<ReadResult>(ReceiveBlocking());
 
             MakeRoom();
             ValueTask<int> receive;
@@ -136,6 +167,59 @@ internal sealed class SocketPipe : IDuplexPipe
                 Volatile.Write(ref _receiving, 0);
             }
             return Received(n);
+        }
+
+        /// <summary>
+        /// The reader thread's receive: recv without waiting, and when nothing is there, poll until something is (or
+        /// until CancelPendingRead's shutdown makes the socket readable at end of stream).
+        /// </summary>
+        private unsafe ReadResult ReceiveBlocking()
+        {
+            MakeRoom();
+            var handle = _socket.SafeHandle;
+            bool added = false;
+            Interlocked.Exchange(ref _receiving, 1);
+            Interlocked.Increment(ref s_awake);
+            try
+            {
+                handle.DangerousAddRef(ref added);
+                int fd = (int)handle.DangerousGetHandle();
+                int spins = SpinReceives;
+                while (true)
+                {
+                    if (Volatile.Read(ref _cancelRequested) != 0)
+                        return Received(0);
+                    nint n;
+                    fixed (byte* p = &_buffer[_end])
+                        n = SocketNative.recv(fd, p, (nuint)(_buffer.Length - _end), SocketNative.MSG_DONTWAIT);
+                    if (n >= 0)
+                        return Received((int)n);
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == SocketNative.EINTR)
+                        continue;
+                    if (errno != SocketNative.EAGAIN)
+                        throw new IOException($"recv: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+                    if (spins-- > 0 && Volatile.Read(ref s_awake) <= SpinMaxAwake)
+                    {
+                        Thread.Yield();
+                        continue;
+                    }
+                    var pfd = new SocketNative.PollFd { Fd = fd, Events = SocketNative.POLLIN | SocketNative.POLLRDHUP };
+                    Interlocked.Decrement(ref s_awake);
+                    int polled = SocketNative.poll(&pfd, 1, -1);
+                    int pollErrno = polled < 0 ? Marshal.GetLastPInvokeError() : 0;
+                    Interlocked.Increment(ref s_awake);
+                    if (polled < 0 && pollErrno != SocketNative.EINTR)
+                        throw new IOException($"poll: {Marshal.GetPInvokeErrorMessage(pollErrno)}", pollErrno);
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref s_awake);
+                Volatile.Write(ref _receiving, 0);
+                if (added)
+                    handle.DangerousRelease();
+            }
         }
 
         private ReadResult Received(int n)

@@ -203,7 +203,25 @@ public sealed class ProcessSpawnerTests
         }
     }
 
+    /// <summary>
+    /// The child's descriptors once it has settled: right after exec, /bin/sleep may still hold a file of its own
+    /// open for a moment (locale set-up), so read until two listings 50 ms apart agree (at most 5 s).
+    /// </summary>
     internal static Dictionary<int, string> ListFds(int pid)
+    {
+        var last = ListFdsOnce(pid);
+        for (int i = 0; i < 100; i++)
+        {
+            Thread.Sleep(50);
+            var now = ListFdsOnce(pid);
+            if (now.Count == last.Count && now.All(kv => last.TryGetValue(kv.Key, out var v) && v == kv.Value))
+                return now;
+            last = now;
+        }
+        return last;
+    }
+
+    private static Dictionary<int, string> ListFdsOnce(int pid)
     {
         var result = new Dictionary<int, string>();
         foreach (var entry in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))

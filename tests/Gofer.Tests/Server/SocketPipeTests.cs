@@ -226,6 +226,56 @@ public sealed class SocketPipeTests
     }
 
     [Fact]
+    public async Task ReaderThread_BlocksInPoll_ReadsWholeFrames_AndCancelFromAnotherThreadWakesIt()
+    {
+        var (ours, peer) = Pair();
+        using var _ = ours;
+        using var __ = peer;
+        var pipe = new SocketPipe(ours, maxFrame: 1024 * 1024 + 24);
+        var frames = new[] { Frame(50, 1), Frame(200_000, 2), Frame(7, 3) };
+        var waiting = new ManualResetEventSlim();
+        ReadResult last = default;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                pipe.BindReaderToCurrentThread();
+                foreach (var expected in frames)
+                {
+                    var read = ReadFrameAsync(pipe.Input);
+                    Assert.True(read.IsCompleted, "on the reader thread every read completes synchronously (it blocks)");
+                    Assert.Equal(expected, read.GetAwaiter().GetResult());
+                }
+                waiting.Set();
+                var pending = pipe.Input.ReadAsync(); // nothing more is sent: blocks in poll until cancelled
+                Assert.True(pending.IsCompleted);
+                last = pending.Result;
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        thread.Start();
+        foreach (var f in frames)
+        {
+            peer.Send(f.AsSpan(0, f.Length / 2));
+            await Task.Delay(20);
+            peer.Send(f.AsSpan(f.Length / 2));
+        }
+        Assert.True(waiting.Wait(TimeSpan.FromSeconds(30)));
+        await Task.Delay(100);
+        pipe.Input.CancelPendingRead();
+        Assert.True(thread.Join(TimeSpan.FromSeconds(30)), "the blocked reader woke up");
+        Assert.Null(failure);
+        Assert.True(last.IsCanceled);
+        waiting.Dispose();
+        pipe.Input.Complete();
+        pipe.Output.Complete();
+    }
+
+    [Fact]
     public void BufferPool_KeepsArraysAcrossUses_AndTrimsWhatStayedUnused()
     {
         using var pool = new BufferPool(maxRetainedBytes: 8L * 1024 * 1024, trimPeriodically: false);
