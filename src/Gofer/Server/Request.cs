@@ -15,6 +15,8 @@ internal sealed class Request : IThreadPoolWorkItem
 
     private readonly Session _session;
     private byte[] _frame = [];
+    private LentBuffer? _lent;  // the frame read in place from the connection's receive buffer (big Twrite)
+    private int _lentOffset;
     private ushort[] _flushes = new ushort[2];
 
     public Request(Session session) => _session = session;
@@ -27,7 +29,7 @@ internal sealed class Request : IThreadPoolWorkItem
 
     public int Length { get; private set; }
 
-    public ReadOnlySpan<byte> Frame => _frame.AsSpan(0, Length);
+    public ReadOnlySpan<byte> Frame => _lent is null ? _frame.AsSpan(0, Length) : _lent.Array.AsSpan(_lentOffset, Length);
 
     /// <summary>Swapped for an empty buffer when the filled one is queued for output (no copy of big replies).</summary>
     public ReplyBuffer Reply = new(256);
@@ -36,8 +38,22 @@ internal sealed class Request : IThreadPoolWorkItem
 
     public ReadOnlySpan<ushort> Flushes => _flushes.AsSpan(0, FlushCount);
 
+    /// <summary>Takes a frame lent by the connection's reader (no copy); the reference is released by <see cref="Recycle"/>.</summary>
+    public void InitLent(LentBuffer holder, int offset, int length, ushort tag, int epoch)
+    {
+        _lent = holder;
+        _lentOffset = offset;
+        Length = length;
+        Tag = tag;
+        Epoch = epoch;
+        State = Queued;
+        FlushCount = 0;
+        Reply.Clear();
+    }
+
     public void Init(ReadOnlySpan<byte> frame, ushort tag, int epoch)
     {
+        ReleaseLent();
         if (_frame.Length < frame.Length)
         {
             if (_frame.Length > 0)
@@ -64,6 +80,7 @@ internal sealed class Request : IThreadPoolWorkItem
     /// <summary>Gives big buffers back so a pooled request does not pin 1 MiB forever.</summary>
     public void Recycle(int keep)
     {
+        ReleaseLent();
         Reply.Trim(keep);
         if (_frame.Length > keep)
         {
@@ -73,8 +90,16 @@ internal sealed class Request : IThreadPoolWorkItem
         Length = 0;
     }
 
+    private void ReleaseLent()
+    {
+        var lent = _lent;
+        _lent = null;
+        lent?.Release();
+    }
+
     public void Release()
     {
+        ReleaseLent();
         Reply.Release();
         if (_frame.Length > 0)
             BufferPool.Shared.Return(_frame);

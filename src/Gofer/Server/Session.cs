@@ -39,6 +39,7 @@ internal sealed partial class Session : IDisposable
     private static long s_nextId;
 
     private readonly IDuplexPipe _pipe;
+    private readonly IFrameLender? _lender;   // the socket reader, when frames can be lent to workers in place
     private readonly HostExport _export;
     private readonly ServerOptions _options;
     private readonly ILogger _log;
@@ -83,6 +84,7 @@ internal sealed partial class Session : IDisposable
     public Session(IDuplexPipe pipe, HostExport export, ServerOptions options, ILoggerFactory loggerFactory)
     {
         _pipe = pipe;
+        _lender = pipe.Input as IFrameLender;
         _export = export;
         _options = options;
         _log = loggerFactory.CreateLogger("Gofer.Server");
@@ -322,7 +324,12 @@ internal sealed partial class Session : IDisposable
             lock (_tagGate)
             {
                 r = _pool.Count > 0 ? _pool.Pop() : new Request(this);
-                r.Init(frame, header.Tag, _epoch);
+                // A big Twrite is written from the receive buffer itself; everything else is copied (small frames
+                // are cheap to copy and would otherwise pin a whole receive buffer while queued).
+                if (type == P9MessageType.Twrite && _lender is not null && _lender.TryLend(frame, out var holder, out int offset))
+                    r.InitLent(holder!, offset, frame.Length, header.Tag, _epoch);
+                else
+                    r.Init(frame, header.Tag, _epoch);
                 _inFlight.Add(header.Tag, r);
                 _active++;
             }
@@ -341,7 +348,11 @@ internal sealed partial class Session : IDisposable
     /// changes too, unless <see cref="ServerOptions.MetadataOnWorkers"/>).</summary>
     private bool IsWorkerRequest(P9MessageType type, ReadOnlySpan<byte> frame) => type switch
     {
-        P9MessageType.Treaddir or P9MessageType.Tfsync => true,
+        P9MessageType.Tfsync => true,
+        // size[4] Treaddir tag[2] fid[4] offset[8] count[4]: a reply of up to 64 KiB of entries is one or two
+        // getdents64 calls, as cheap as a 64 KiB read; bigger ones, or any on a slow filesystem, go to a worker.
+        P9MessageType.Treaddir => _options.MetadataOnWorkers
+            || (frame.Length >= 23 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(frame[19..]) > (uint)_options.InlineIoMax),
         P9MessageType.Tlcreate or P9MessageType.Tmkdir or P9MessageType.Tsymlink or P9MessageType.Tmknod
             or P9MessageType.Trename or P9MessageType.Trenameat or P9MessageType.Tunlinkat or P9MessageType.Tlink
             or P9MessageType.Tremove => _options.MetadataOnWorkers,

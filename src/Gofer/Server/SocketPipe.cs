@@ -54,14 +54,16 @@ internal sealed class SocketPipe : IDuplexPipe
 
     private static IOException Wrap(SocketException e) => new(e.Message, e);
 
-    private sealed class Reader : PipeReader
+    private sealed class Reader : PipeReader, IFrameLender
     {
         private const int InitialSize = 64 * 1024;
         private const int MinReceive = 16 * 1024;
 
         private readonly Socket _socket;
         private readonly int _maxCapacity;
+        private LentBuffer? _holder;  // owns _buffer (the reader's reference) once the first receive needed one
         private byte[] _buffer = [];
+        private bool _lentFromBuffer; // a frame in _buffer is lent out: never write over, move or return it
         private int _start;        // first unconsumed byte
         private int _end;          // one past the last received byte
         private bool _examinedAll; // the reader has seen everything in [_start, _end): the next read must receive
@@ -245,9 +247,9 @@ internal sealed class SocketPipe : IDuplexPipe
         /// </summary>
         private void MakeRoom()
         {
-            if (_buffer.Length == 0)
-                _buffer = BufferPool.Shared.Rent(InitialSize);
-            if (_start == _end)
+            if (_holder is null)
+                Replace(InitialSize, 0);
+            if (_start == _end && !_lentFromBuffer)
                 _start = _end = 0;
 
             int pending = _end - _start;
@@ -256,14 +258,13 @@ internal sealed class SocketPipe : IDuplexPipe
             if (_buffer.Length - _start >= need && _buffer.Length - _end >= MinReceive)
                 return;
 
-            if (_buffer.Length < need)
+            if (need > _maxCapacity + MinReceive)
+                throw new InvalidOperationException($"a partial frame of {pending} bytes outgrew the receive buffer"); // the session's scanner bounds frames first
+            if (_buffer.Length < need || _lentFromBuffer)
             {
-                if (need > _maxCapacity + MinReceive)
-                    throw new InvalidOperationException($"a partial frame of {pending} bytes outgrew the receive buffer"); // the session's scanner bounds frames first
-                var grown = BufferPool.Shared.Rent(Math.Max(need, _buffer.Length * 2));
-                _buffer.AsSpan(_start, pending).CopyTo(grown);
-                BufferPool.Shared.Return(_buffer);
-                _buffer = grown;
+                // A fresh buffer: the old one is too small, or a worker still reads a frame in it (it keeps the old
+                // array alive through its reference; the unconsumed tail moves here).
+                Replace(Math.Max(need, _lentFromBuffer ? _buffer.Length : _buffer.Length * 2), pending);
             }
             else
             {
@@ -271,6 +272,30 @@ internal sealed class SocketPipe : IDuplexPipe
             }
             _start = 0;
             _end = pending;
+        }
+
+        /// <summary>Moves the unconsumed bytes into a new buffer of at least <paramref name="size"/> bytes and drops the reader's reference to the old one.</summary>
+        private void Replace(int size, int pending)
+        {
+            var next = LentBuffer.Rent(size);
+            _buffer.AsSpan(_start, pending).CopyTo(next.Array);
+            _holder?.Release();
+            _holder = next;
+            _buffer = next.Array;
+            _lentFromBuffer = false;
+        }
+
+        public bool TryLend(ReadOnlySpan<byte> frame, out LentBuffer? holder, out int offset)
+        {
+            holder = null;
+            offset = 0;
+            if (_holder is null || frame.IsEmpty || !_buffer.AsSpan(_start, _end - _start).Overlaps(frame, out int at) || at < 0 || at + frame.Length > _end - _start)
+                return false;
+            _holder.AddRef();
+            _lentFromBuffer = true;
+            holder = _holder;
+            offset = _start + at;
+            return true;
         }
 
         public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
@@ -284,7 +309,7 @@ internal sealed class SocketPipe : IDuplexPipe
                 throw new ArgumentOutOfRangeException(nameof(consumed), "a position outside the last read");
             _start = c;
             _examinedAll = x == _end;
-            if (_start == _end)
+            if (_start == _end && !_lentFromBuffer)
                 _start = _end = 0;
         }
 
@@ -319,8 +344,9 @@ internal sealed class SocketPipe : IDuplexPipe
             if (_completed)
                 return;
             _completed = true;
-            if (_buffer.Length > 0 && Volatile.Read(ref _receiving) == 0)
-                BufferPool.Shared.Return(_buffer);
+            if (_holder is not null && Volatile.Read(ref _receiving) == 0)
+                _holder.Release(); // borrowers keep theirs: the array returns to the pool with the last
+            _holder = null;
             _buffer = [];
             _start = _end = 0;
         }

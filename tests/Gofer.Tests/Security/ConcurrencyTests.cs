@@ -11,6 +11,9 @@ namespace Gofer.Tests.Security;
 /// </summary>
 public sealed class ConcurrencyTests
 {
+    // More than ServerOptions.InlineIoMax (64 KiB): the readdir runs on a worker, where the tests' seams hold it.
+    private const uint WorkerReaddirCount = 128 * 1024;
+
     [Fact]
     public void Tflush_UnknownTag_AndItself_AreAnsweredRflush()
     {
@@ -108,7 +111,7 @@ public sealed class ConcurrencyTests
             // A worker request (readdir), a flush of it, a clunk of its fid, a walk reusing the fid — all pipelined.
             c.WalkOk(0, 1, "dir");
             c.LopenOk(1, LopenFlags.ReadOnly);
-            c.Send(w => Treaddir.Encode(w, 10, 1, 0, 4096));
+            c.Send(w => Treaddir.Encode(w, 10, 1, 0, WorkerReaddirCount));
             c.Send(w => Tflush.Encode(w, 11, 10));
             c.Send(w => Tclunk.Encode(w, 12, 1));
             c.Send(w => Twalk.Encode(w, 13, 0, 1, ["dir", "sub"]));

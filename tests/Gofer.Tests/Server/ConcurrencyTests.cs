@@ -9,6 +9,9 @@ namespace Gofer.Tests.Server;
 /// <summary>Many requests at once, Tflush, duplicate tags, back-pressure and locks across connections.</summary>
 public sealed class ConcurrencyTests
 {
+    // More than ServerOptions.InlineIoMax (64 KiB): the readdir runs on a worker, where the tests' seams hold it.
+    private const uint WorkerReaddirCount = 128 * 1024;
+
     private static readonly TimeSpan Long = TimeSpan.FromSeconds(60);
 
     /// <summary>Blocks the worker of one chosen tag at a test seam until released.</summary>
@@ -57,7 +60,7 @@ public sealed class ConcurrencyTests
                 bool dir = (i % 5) == 0;
                 expected[tag] = dir ? P9MessageType.Rreaddir : P9MessageType.Rgetattr;
                 if (dir)
-                    c.Send(w => Treaddir.Encode(w, tag, 1, 0, 4096));
+                    c.Send(w => Treaddir.Encode(w, tag, 1, 0, WorkerReaddirCount));
                 else
                     c.Send(w => Tgetattr.Encode(w, tag, 100 + i, GetattrMask.Basic));
             }
@@ -81,7 +84,7 @@ public sealed class ConcurrencyTests
         c.LopenOk(1, LopenFlags.ReadOnly);
 
         gate.Tag = 500;
-        c.Send(w => Treaddir.Encode(w, 500, 1, 0, 4096));
+        c.Send(w => Treaddir.Encode(w, 500, 1, 0, WorkerReaddirCount));
         Assert.True(gate.Entered.Wait(Long));
         c.Send(w => Tflush.Encode(w, 501, 500));
         var r = c.ReceiveFrame();
@@ -105,7 +108,7 @@ public sealed class ConcurrencyTests
         c.LopenOk(1, LopenFlags.ReadOnly);
 
         gate.Tag = 600;
-        c.Send(w => Treaddir.Encode(w, 600, 1, 0, 4096));
+        c.Send(w => Treaddir.Encode(w, 600, 1, 0, WorkerReaddirCount));
         Assert.True(gate.Entered.Wait(Long));
         c.Send(w => Tflush.Encode(w, 601, 600));
         // While the request runs the server keeps serving other requests.
@@ -154,7 +157,7 @@ public sealed class ConcurrencyTests
         c.WalkOk(0, 1, "d");
         c.LopenOk(1, LopenFlags.ReadOnly);
         gate.Tag = 800;
-        c.Send(w => Treaddir.Encode(w, 800, 1, 0, 4096));
+        c.Send(w => Treaddir.Encode(w, 800, 1, 0, WorkerReaddirCount));
         Assert.True(gate.Entered.Wait(Long));
         c.Send(w => Tgetattr.Encode(w, 800, 0, GetattrMask.Basic));
         var dup = c.ReceiveFrame();
@@ -176,9 +179,9 @@ public sealed class ConcurrencyTests
         c.WalkOk(0, 1, "d");
         c.LopenOk(1, LopenFlags.ReadOnly);
         gate.Tag = 900;
-        c.Send(w => Treaddir.Encode(w, 900, 1, 0, 4096));
+        c.Send(w => Treaddir.Encode(w, 900, 1, 0, WorkerReaddirCount));
         Assert.True(gate.Entered.Wait(Long));
-        c.Send(w => Treaddir.Encode(w, 901, 1, 0, 4096)); // no slot: the read loop waits here
+        c.Send(w => Treaddir.Encode(w, 901, 1, 0, WorkerReaddirCount)); // no slot: the read loop waits here
         c.Send(w => Tgetattr.Encode(w, 902, 0, GetattrMask.Basic));
         gate.Release.Set();
         var tags = new HashSet<ushort> { TagOf(c.ReceiveFrame()), TagOf(c.ReceiveFrame()), TagOf(c.ReceiveFrame()) };
@@ -196,7 +199,7 @@ public sealed class ConcurrencyTests
         c.WalkOk(0, 1, "d");
         c.LopenOk(1, LopenFlags.ReadOnly);
         gate.Tag = 1000;
-        c.Send(w => Treaddir.Encode(w, 1000, 1, 0, 4096));
+        c.Send(w => Treaddir.Encode(w, 1000, 1, 0, WorkerReaddirCount));
         Assert.True(gate.Entered.Wait(Long));
         c.Send(w => Tversion.Encode(w, P9Constants.NoTag, 8192, "9P2000.L"));
         Assert.True(versionSeen.Wait(Long)); // the server has the Tversion and waits for the running request

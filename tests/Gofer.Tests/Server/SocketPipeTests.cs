@@ -276,6 +276,51 @@ public sealed class SocketPipeTests
     }
 
     [Fact]
+    public async Task LentFrame_StaysIntactWhileTheReaderMovesOn_AndItsBufferIsNotReused()
+    {
+        var (ours, peer) = Pair();
+        using var _ = ours;
+        using var __ = peer;
+        var pipe = new SocketPipe(ours, maxFrame: 1024 * 1024 + 24);
+        var lender = (IFrameLender)pipe.Input;
+
+        var big = Frame(1024 * 1024 + 24, 0x5A);
+        var sender = Task.Run(() =>
+        {
+            peer.Send(big);
+            for (int i = 0; i < 40; i++)
+                peer.Send(Frame(100_000, (byte)i)); // enough to wrap any buffer several times over
+        });
+
+        // Read until the big frame is whole, lend it in place, and consume it as the session does.
+        LentBuffer? holder;
+        int offset;
+        while (true)
+        {
+            var result = await pipe.Input.ReadAsync();
+            var buffer = result.Buffer;
+            if (buffer.Length >= big.Length)
+            {
+                Assert.True(lender.TryLend(buffer.FirstSpan[..big.Length], out holder, out offset));
+                pipe.Input.AdvanceTo(buffer.GetPosition(big.Length));
+                break;
+            }
+            pipe.Input.AdvanceTo(buffer.Start, buffer.End);
+        }
+        Assert.False(lender.TryLend(new byte[10], out var none, out int _), "a span from elsewhere is not lendable");
+
+        for (int i = 0; i < 40; i++)
+            Assert.Equal(Frame(100_000, (byte)i), await ReadFrameAsync(pipe.Input));
+        await sender;
+
+        // Every later receive went elsewhere: the lent bytes are exactly what arrived.
+        Assert.True(holder!.Array.AsSpan(offset, big.Length).SequenceEqual(big));
+        holder.Release();
+        pipe.Input.Complete();
+        pipe.Output.Complete();
+    }
+
+    [Fact]
     public void BufferPool_KeepsArraysAcrossUses_AndTrimsWhatStayedUnused()
     {
         using var pool = new BufferPool(maxRetainedBytes: 8L * 1024 * 1024, trimPeriodically: false);

@@ -1,0 +1,65 @@
+namespace Gofer.Server;
+
+/// <summary>
+/// A receive buffer shared between the connection's reader and the workers it lent frames to: a big Twrite runs on a
+/// worker straight from the bytes the socket delivered, with no copy. Reference-counted: the reader holds one
+/// reference while it receives into the buffer, each lent frame one more; the array goes back to the
+/// <see cref="BufferPool"/> when the last is released. The holders themselves are pooled (no allocation per swap).
+/// </summary>
+internal sealed class LentBuffer
+{
+    private static readonly Lock s_gate = new();
+    private static readonly Stack<LentBuffer> s_free = new();
+
+    private int _refs;
+
+    private LentBuffer()
+    {
+    }
+
+    public byte[] Array { get; private set; } = [];
+
+    /// <summary>A holder with one reference (the caller's) over a pooled array of at least <paramref name="size"/> bytes.</summary>
+    public static LentBuffer Rent(int size)
+    {
+        LentBuffer? b = null;
+        lock (s_gate)
+        {
+            if (s_free.Count > 0)
+                b = s_free.Pop();
+        }
+        b ??= new LentBuffer();
+        b.Array = BufferPool.Shared.Rent(size);
+        b._refs = 1;
+        return b;
+    }
+
+    public void AddRef() => Interlocked.Increment(ref _refs);
+
+    public void Release()
+    {
+        int left = Interlocked.Decrement(ref _refs);
+        if (left > 0)
+            return;
+        if (left < 0)
+            throw new InvalidOperationException("a lent buffer was released more often than it was referenced");
+        var array = Array;
+        Array = [];
+        BufferPool.Shared.Return(array);
+        lock (s_gate)
+        {
+            if (s_free.Count < 1024)
+                s_free.Push(this);
+        }
+    }
+}
+
+/// <summary>A reader that can hand a frame of its buffer to a worker without a copy (<see cref="SocketPipe"/>).</summary>
+internal interface IFrameLender
+{
+    /// <summary>
+    /// Lends <paramref name="frame"/>, a span of the buffer of the last read, to a worker: the bytes stay unchanged
+    /// until <paramref name="holder"/> is released. False when the span is not in the reader's buffer.
+    /// </summary>
+    bool TryLend(ReadOnlySpan<byte> frame, out LentBuffer? holder, out int offset);
+}
