@@ -157,7 +157,7 @@ internal sealed partial class HostNode
 
         if (e == Errno.None)
         {
-            e = ChownNew(created, uid, gid);
+            e = ChownNew(created, uid, gid, ref st);
         }
 
         if (e != Errno.None)

@@ -14,7 +14,7 @@ namespace Gofer.Server;
 /// <para>
 /// Bounds: what is kept is at most what was in use at once (arrays are only created on demand), and never more than
 /// <see cref="MaxRetainedBytes"/>. <see cref="Trim"/> (every 10 s) gives back, per size, the arrays that stayed
-/// unused through the whole period, so an idle gofer shrinks back after a burst.
+/// unused through three whole periods, so an idle gofer shrinks back within 30 s of a burst.
 /// </para>
 /// </summary>
 internal sealed class BufferPool : IDisposable
@@ -92,8 +92,8 @@ internal sealed class BufferPool : IDisposable
     }
 
     /// <summary>
-    /// Drops, per size, as many arrays as were never rented during the period since the last trim (the low-water
-    /// mark of the free stack): they are surplus at the current load.
+    /// Drops, per size, as many arrays as went unrented through each of the last three periods (the low-water mark of
+    /// the free stack): they are surplus at the current load.
     /// </summary>
     public void Trim()
     {
@@ -102,7 +102,11 @@ internal sealed class BufferPool : IDisposable
             int dropped = 0;
             lock (bucket)
             {
-                int surplus = bucket.LowWater;
+                // Surplus for three periods in a row (30 s), not one: a steady load whose in-flight count wobbles
+                // would otherwise lose a few arrays at every trim and allocate them again at the next peak.
+                int surplus = Math.Min(bucket.LowWater, Math.Min(bucket.LowWater1, bucket.LowWater2));
+                bucket.LowWater2 = bucket.LowWater1;
+                bucket.LowWater1 = bucket.LowWater - surplus;
                 while (surplus-- > 0 && bucket.Count > 0)
                 {
                     bucket.Items[--bucket.Count] = null; // arrays of one size are interchangeable
@@ -130,6 +134,8 @@ internal sealed class BufferPool : IDisposable
         public readonly int Size = size;
         public byte[]?[] Items = new byte[]?[8];
         public int Count;
-        public int LowWater;
+        public int LowWater;   // fewest free arrays during the current period
+        public int LowWater1;  // ... the period before (less what that trim dropped)
+        public int LowWater2;  // ... and the one before that
     }
 }
