@@ -63,3 +63,14 @@ internal interface IFrameLender
     /// </summary>
     bool TryLend(ReadOnlySpan<byte> frame, out LentBuffer? holder, out int offset);
 }
+
+/// <summary>A writer that can send bytes straight from the caller's buffer (<see cref="SocketPipe"/>).</summary>
+internal interface IDirectSender
+{
+    /// <summary>
+    /// Sends as much of <paramref name="data"/> as the socket takes without waiting, if nothing is buffered ahead of
+    /// it (order is kept); returns the count sent (0 when the writer holds data or the socket is full). The caller
+    /// writes the rest through the writer as usual. Socket errors surface as <see cref="IOException"/>.
+    /// </summary>
+    int SendNow(ReadOnlySpan<byte> data);
+}

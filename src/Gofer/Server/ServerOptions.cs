@@ -30,7 +30,9 @@ internal sealed record ServerOptions
     /// loop. Off by default: on a local filesystem each is one short syscall, and inline they cost no thread hop and
     /// no frame copy (create at depth 16 ran twice as fast inline). Turn it on (<c>serve --metadata-on-workers</c>)
     /// when the exported directory sits on a filesystem where a metadata operation may block for long (NFS, FUSE),
-    /// so one slow create cannot hold up the connection's other requests.
+    /// so one slow create cannot hold up the connection's other requests. It also keeps readdir and every read or
+    /// write above <see cref="InlineIoMax"/> on workers (by default a big transfer runs inline when it is the only
+    /// request in flight on its connection).
     /// </summary>
     public bool MetadataOnWorkers { get; init; }
 

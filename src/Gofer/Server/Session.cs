@@ -40,6 +40,8 @@ internal sealed partial class Session : IDisposable
 
     private readonly IDuplexPipe _pipe;
     private readonly IFrameLender? _lender;   // the socket reader, when frames can be lent to workers in place
+    private readonly IDirectSender? _directSender; // the socket writer, when big replies can be sent without a copy
+    private const int DirectSendMin = 64 * 1024;
     private readonly HostExport _export;
     private readonly ServerOptions _options;
     private readonly ILogger _log;
@@ -85,6 +87,7 @@ internal sealed partial class Session : IDisposable
     {
         _pipe = pipe;
         _lender = pipe.Input as IFrameLender;
+        _directSender = pipe.Output as IDirectSender;
         _export = export;
         _options = options;
         _log = loggerFactory.CreateLogger("Gofer.Server");
@@ -357,11 +360,20 @@ internal sealed partial class Session : IDisposable
             or P9MessageType.Trename or P9MessageType.Trenameat or P9MessageType.Tunlinkat or P9MessageType.Tlink
             or P9MessageType.Tremove => _options.MetadataOnWorkers,
         // size[4] Tread tag[2] fid[4] offset[8] count[4]
-        P9MessageType.Tread => frame.Length >= 23 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(frame[19..]) > (uint)_options.InlineIoMax,
+        P9MessageType.Tread => frame.Length >= 23 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(frame[19..]) > (uint)_options.InlineIoMax
+            && BigIoOnWorker,
         // size[4] Twrite tag[2] fid[4] offset[8] count[4] data[count]
-        P9MessageType.Twrite => frame.Length - P9Constants.WriteRequestHeaderSize > _options.InlineIoMax,
+        P9MessageType.Twrite => frame.Length - P9Constants.WriteRequestHeaderSize > _options.InlineIoMax && BigIoOnWorker,
         _ => false,
     };
+
+    /// <summary>
+    /// Big reads and writes go to a worker so that they cannot hold up the connection's other requests, but when
+    /// nothing else is in flight there is nothing to hold up: a lone 1 MiB transfer (a client at depth 1) then runs
+    /// inline and saves a thread hand-off each way. Not with <see cref="ServerOptions.MetadataOnWorkers"/>, where
+    /// the host filesystem may block for long and a request arriving meanwhile would wait behind it.
+    /// </summary>
+    private bool BigIoOnWorker => _options.MetadataOnWorkers || Volatile.Read(ref _active) > 0;
 
     private void RunHandler(ReadOnlySpan<byte> frame, FrameHeader header, ReplyBuffer output)
     {
@@ -611,8 +623,17 @@ internal sealed partial class Session : IDisposable
         try
         {
             var output = _pipe.Output;
-            buffer.WrittenSpan.CopyTo(output.GetSpan(buffer.Length));
-            output.Advance(buffer.Length);
+            var replies = buffer.WrittenSpan;
+            if (replies.Length >= DirectSendMin && _directSender is { } direct)
+            {
+                // A big reply (a 1 MiB Rread) goes to the socket from where it was built; only what the socket
+                // does not take at once is copied into the writer.
+                replies = replies[direct.SendNow(replies)..];
+                if (replies.IsEmpty)
+                    return true;
+            }
+            replies.CopyTo(output.GetSpan(replies.Length));
+            output.Advance(replies.Length);
             return true;
         }
         catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or IOException)

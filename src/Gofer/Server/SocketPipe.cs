@@ -58,6 +58,7 @@ internal sealed class SocketPipe : IDuplexPipe
     {
         private const int InitialSize = 64 * 1024;
         private const int MinReceive = 16 * 1024;
+        private const int BigFrame = 128 * 1024; // frames above this are received on their own (ReceiveLength)
 
         private readonly Socket _socket;
         private readonly int _maxCapacity;
@@ -134,7 +135,7 @@ internal sealed class SocketPipe : IDuplexPipe
                     Volatile.Write(ref _cancelRequested, 0);
                     return new ValueTask<ReadResult>(new ReadResult(Unconsumed, isCanceled: true, isCompleted: false));
                 }
-                receive = _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken);
+                receive = _socket.ReceiveAsync(_buffer.AsMemory(_end, ReceiveLength()), SocketFlags.None, cancellationToken);
             }
             catch (SocketException e)
             {
@@ -193,7 +194,7 @@ internal sealed class SocketPipe : IDuplexPipe
                         return Received(0);
                     nint n;
                     fixed (byte* p = &_buffer[_end])
-                        n = SocketNative.recv(fd, p, (nuint)(_buffer.Length - _end), SocketNative.MSG_DONTWAIT);
+                        n = SocketNative.recv(fd, p, (nuint)ReceiveLength(), SocketNative.MSG_DONTWAIT);
                     if (n >= 0)
                         return Received((int)n);
                     int errno = Marshal.GetLastPInvokeError();
@@ -274,6 +275,23 @@ internal sealed class SocketPipe : IDuplexPipe
             _end = pending;
         }
 
+        /// <summary>
+        /// How much to receive: all the free space, except while a big frame is arriving — then its remainder and a
+        /// little more. Taking much of the next big frame with it would leave that part to be moved to the front
+        /// (or into a fresh buffer when the frame was lent) before the rest of it could arrive contiguously.
+        /// </summary>
+        private int ReceiveLength()
+        {
+            int free = _buffer.Length - _end;
+            int pending = _end - _start;
+            if (pending < 4)
+                return free;
+            uint size = BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(_start));
+            if (size <= BigFrame || size <= (uint)pending)
+                return free;
+            return (int)Math.Min(free, size - (uint)pending + MinReceive);
+        }
+
         /// <summary>Moves the unconsumed bytes into a new buffer of at least <paramref name="size"/> bytes and drops the reader's reference to the old one.</summary>
         private void Replace(int size, int pending)
         {
@@ -352,7 +370,7 @@ internal sealed class SocketPipe : IDuplexPipe
         }
     }
 
-    private sealed class Writer : PipeWriter
+    private sealed class Writer : PipeWriter, IDirectSender
     {
         private readonly Socket _socket;
         private byte[] _buffer = [];
@@ -361,6 +379,44 @@ internal sealed class SocketPipe : IDuplexPipe
         private bool _sending;
 
         public Writer(Socket socket) => _socket = socket;
+
+        public unsafe int SendNow(ReadOnlySpan<byte> data)
+        {
+            ObjectDisposedException.ThrowIf(_completed, this);
+            if (_written > 0 || _sending || data.IsEmpty)
+                return 0;
+            var handle = _socket.SafeHandle;
+            bool added = false;
+            try
+            {
+                handle.DangerousAddRef(ref added);
+                int fd = (int)handle.DangerousGetHandle();
+                int sent = 0;
+                while (sent < data.Length)
+                {
+                    nint n;
+                    fixed (byte* p = data[sent..])
+                        n = SocketNative.send(fd, p, (nuint)(data.Length - sent), SocketNative.MSG_DONTWAIT | SocketNative.MSG_NOSIGNAL);
+                    if (n > 0)
+                    {
+                        sent += (int)n;
+                        continue;
+                    }
+                    int errno = n < 0 ? Marshal.GetLastPInvokeError() : SocketNative.EAGAIN;
+                    if (errno == SocketNative.EINTR)
+                        continue;
+                    if (errno == SocketNative.EAGAIN)
+                        break;
+                    throw new IOException($"send: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+                }
+                return sent;
+            }
+            finally
+            {
+                if (added)
+                    handle.DangerousRelease();
+            }
+        }
 
         public override bool CanGetUnflushedBytes => true;
 

@@ -321,6 +321,35 @@ public sealed class SocketPipeTests
     }
 
     [Fact]
+    public async Task SendNow_SendsStraightFromTheCaller_OnlyWhenNothingIsBufferedAhead()
+    {
+        var (ours, peer) = Pair();
+        using var _ = ours;
+        using var __ = peer;
+        var pipe = new SocketPipe(ours, maxFrame: 8192);
+        var direct = (IDirectSender)pipe.Output;
+
+        Assert.Equal(5, direct.SendNow("hello"u8));
+        "ab"u8.CopyTo(pipe.Output.GetSpan(2));
+        pipe.Output.Advance(2);
+        Assert.Equal(0, direct.SendNow("zz"u8)); // would overtake the buffered "ab"
+        await pipe.Output.FlushAsync();
+
+        // More than the socket buffer holds: the part it did not take is left to the caller.
+        var big = new byte[16 * 1024 * 1024];
+        int sent = direct.SendNow(big);
+        Assert.InRange(sent, 1, big.Length - 1);
+
+        var got = new byte[7];
+        int n = 0;
+        while (n < got.Length)
+            n += peer.Receive(got.AsSpan(n));
+        Assert.Equal("helloab"u8.ToArray(), got);
+        pipe.Input.Complete();
+        pipe.Output.Complete();
+    }
+
+    [Fact]
     public void BufferPool_KeepsArraysAcrossUses_AndTrimsWhatStayedUnused()
     {
         using var pool = new BufferPool(maxRetainedBytes: 8L * 1024 * 1024, trimPeriodically: false);
