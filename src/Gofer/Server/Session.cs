@@ -68,6 +68,8 @@ internal sealed partial class Session : IDisposable
     private bool _flushing;
     private bool _outputDead;
     private TaskCompletionSource? _outputDrained;
+    private readonly ManualResetEventSlim _drainedEvent = new(false); // the same, for a read loop on its own thread
+    private bool _drainWaiter;
     private ValueTask<FlushResult> _pendingFlush; // the flusher's flush that did not complete at once
     private Action? _onFlushed;
 
@@ -235,13 +237,29 @@ internal sealed partial class Session : IDisposable
             }
 
             Task? outputWait = null;
+            bool waitHere = false;
             lock (_outGate)
             {
                 if (_flushing && _queuedBytes > _options.MaxPendingOutput && !_outputDead)
-                    outputWait = (_outputDrained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                {
+                    if (SynchronousReadLoop)
+                    {
+                        // The connection's own thread waits on a reusable event: a slow reader of 1 MiB replies
+                        // makes this frequent, and a Task per wait would be an allocation per wait.
+                        _drainedEvent.Reset();
+                        _drainWaiter = true;
+                        waitHere = true;
+                    }
+                    else
+                    {
+                        outputWait = (_outputDrained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                    }
+                }
             }
+            if (waitHere)
+                _drainedEvent.Wait();
             if (outputWait is not null)
-                await WaitOnLoopAsync(outputWait).ConfigureAwait(false);
+                await outputWait.ConfigureAwait(false);
 
             if (result.IsCompleted)
                 return buffer.IsEmpty ? ("peer closed the connection", false) : (P9DecodeError.TruncatedStream.Describe(), true);
@@ -705,6 +723,7 @@ internal sealed partial class Session : IDisposable
         {
             ReplyBuffer? next = null;
             TaskCompletionSource? drained = null;
+            bool signal = false;
             lock (_outGate)
             {
                 if (_queued.Count == 0 || _outputDead)
@@ -712,19 +731,23 @@ internal sealed partial class Session : IDisposable
                     _flushing = false;
                     drained = _outputDrained;
                     _outputDrained = null;
+                    signal = TakeDrainWaiter();
                 }
                 else
                 {
                     next = _queued.Dequeue();
                     _queuedBytes -= next.Length;
-                    if (_outputDrained is not null && _queuedBytes <= _options.MaxPendingOutput / 2)
+                    if (_queuedBytes <= _options.MaxPendingOutput / 2)
                     {
                         drained = _outputDrained;
                         _outputDrained = null;
+                        signal = TakeDrainWaiter();
                     }
                 }
             }
             drained?.TrySetResult();
+            if (signal)
+                _drainedEvent.Set();
             if (next is null)
                 return false;
 
@@ -749,9 +772,18 @@ internal sealed partial class Session : IDisposable
         }
     }
 
+    /// <summary>Under the output lock: whether the read loop's thread waits for the output to drain (and no longer).</summary>
+    private bool TakeDrainWaiter()
+    {
+        bool waiting = _drainWaiter;
+        _drainWaiter = false;
+        return waiting;
+    }
+
     private void OutputFailed()
     {
         TaskCompletionSource? drained;
+        bool signal;
         lock (_outGate)
         {
             _outputDead = true;
@@ -761,8 +793,11 @@ internal sealed partial class Session : IDisposable
             _queuedBytes = 0;
             drained = _outputDrained;
             _outputDrained = null;
+            signal = TakeDrainWaiter();
         }
         drained?.TrySetResult();
+        if (signal)
+            _drainedEvent.Set();
         Abort("peer stopped reading replies (output closed)");
     }
 
@@ -770,6 +805,7 @@ internal sealed partial class Session : IDisposable
     {
         _watchdog?.Dispose();
         _slots.Dispose();
+        _drainedEvent.Dispose();
     }
 
     // ---- watchdog --------------------------------------------------------------------------------------------
