@@ -144,11 +144,18 @@ public sealed class HandlerAllocationTests : IDisposable
         const int Warmup = 2_000;
         const int Measured = 5_000;
         RunCycles(cycle, expected, Warmup); // pools, JIT tiers and buffers reach their steady sizes
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        RunCycles(cycle, expected, Measured);
-        long after = GC.GetAllocatedBytesForCurrentThread();
-        double perRequest = (after - before) / (double)(Measured * cycle.Length);
-        Assert.True(perRequest < 1, $"{perRequest:F2} bytes allocated per request ({after - before} bytes over {Measured * cycle.Length} requests)");
+        // Three windows, the least counts: something that allocates per request does so in every window, while a
+        // one-off on this thread (seen once in a full run: 8 KB during the window of the getattr case, with the
+        // suite's other tests running in parallel) shows up in one window only.
+        long least = long.MaxValue;
+        for (int attempt = 0; attempt < 3 && least > 0; attempt++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            RunCycles(cycle, expected, Measured);
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        double perRequest = least / (double)(Measured * cycle.Length);
+        Assert.True(perRequest < 1, $"{perRequest:F2} bytes allocated per request ({least} bytes over {Measured * cycle.Length} requests, least of three windows)");
     }
 
     private void RunCycles(byte[][] cycle, P9MessageType[] expected, int count)
