@@ -41,16 +41,13 @@ internal sealed class Request : IThreadPoolWorkItem
     /// <summary>Takes a frame lent by the connection's reader (no copy); the reference is released by <see cref="Recycle"/>.</summary>
     public void InitLent(LentBuffer holder, int offset, int length, ushort tag, int epoch)
     {
+        ReleaseLent();
         _lent = holder;
         _lentOffset = offset;
-        Length = length;
-        Tag = tag;
-        Epoch = epoch;
-        State = Queued;
-        FlushCount = 0;
-        Reply.Clear();
+        Start(length, tag, epoch);
     }
 
+    /// <summary>Takes a copy of <paramref name="frame"/> (the read loop moves on and reuses its buffer).</summary>
     public void Init(ReadOnlySpan<byte> frame, ushort tag, int epoch)
     {
         ReleaseLent();
@@ -61,7 +58,12 @@ internal sealed class Request : IThreadPoolWorkItem
             _frame = BufferPool.Shared.Rent(frame.Length);
         }
         frame.CopyTo(_frame);
-        Length = frame.Length;
+        Start(frame.Length, tag, epoch);
+    }
+
+    private void Start(int length, ushort tag, int epoch)
+    {
+        Length = length;
         Tag = tag;
         Epoch = epoch;
         State = Queued;
