@@ -370,16 +370,12 @@ internal sealed partial class Session : IDisposable
     private bool IsWorkerRequest(P9MessageType type, ReadOnlySpan<byte> frame) => type switch
     {
         P9MessageType.Tfsync => true,
-        // size[4] Treaddir tag[2] fid[4] offset[8] count[4]: a reply of up to 64 KiB of entries is one or two
-        // getdents64 calls, as cheap as a 64 KiB read; bigger ones, or any on a slow filesystem, go to a worker.
-        P9MessageType.Treaddir => _options.MetadataOnWorkers
-            || (frame.Length >= 23 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(frame[19..]) > (uint)_options.InlineIoMax),
+        // A reply of up to 64 KiB of entries is one or two getdents64 calls, as cheap as a 64 KiB read; bigger ones, or any on a slow filesystem, go to a worker.
+        P9MessageType.Treaddir => _options.MetadataOnWorkers || RequestedCount(frame) > (uint)_options.InlineIoMax,
         P9MessageType.Tlcreate or P9MessageType.Tmkdir or P9MessageType.Tsymlink or P9MessageType.Tmknod
             or P9MessageType.Trename or P9MessageType.Trenameat or P9MessageType.Tunlinkat or P9MessageType.Tlink
             or P9MessageType.Tremove => _options.MetadataOnWorkers,
-        // size[4] Tread tag[2] fid[4] offset[8] count[4]
-        P9MessageType.Tread => frame.Length >= 23 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(frame[19..]) > (uint)_options.InlineIoMax
-            && BigIoOnWorker,
+        P9MessageType.Tread => RequestedCount(frame) > (uint)_options.InlineIoMax && BigIoOnWorker,
         // size[4] Twrite tag[2] fid[4] offset[8] count[4] data[count]
         P9MessageType.Twrite => frame.Length - P9Constants.WriteRequestHeaderSize > _options.InlineIoMax && BigIoOnWorker,
         _ => false,
@@ -391,6 +387,10 @@ internal sealed partial class Session : IDisposable
     /// inline and saves a thread hand-off each way. Not with <see cref="ServerOptions.MetadataOnWorkers"/>, where
     /// the host filesystem may block for long and a request arriving meanwhile would wait behind it.
     /// </summary>
+    /// <summary>The count[4] of a Tread or Treaddir: size[4] type[1] tag[2] fid[4] offset[8] count[4] (0 if short).</summary>
+    private static uint RequestedCount(ReadOnlySpan<byte> frame) =>
+        frame.Length >= 23 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(frame[19..]) : 0;
+
     private bool BigIoOnWorker => _options.MetadataOnWorkers || Volatile.Read(ref _active) > 0;
 
     private void RunHandler(ReadOnlySpan<byte> frame, FrameHeader header, ReplyBuffer output)

@@ -373,8 +373,7 @@ internal sealed class SocketPipe : IDuplexPipe
     private sealed class Writer : PipeWriter, IDirectSender
     {
         private readonly Socket _socket;
-        private byte[] _buffer = [];
-        private int _written;
+        private readonly ReplyBuffer _pending = new(16 * 1024); // written, not yet sent (the same growable pooled array the session encodes into)
         private bool _completed;
         private bool _sending;
 
@@ -383,7 +382,7 @@ internal sealed class SocketPipe : IDuplexPipe
         public unsafe int SendNow(ReadOnlySpan<byte> data)
         {
             ObjectDisposedException.ThrowIf(_completed, this);
-            if (_written > 0 || _sending || data.IsEmpty)
+            if (_pending.Length > 0 || _sending || data.IsEmpty)
                 return 0;
             var handle = _socket.SafeHandle;
             bool added = false;
@@ -420,40 +419,27 @@ internal sealed class SocketPipe : IDuplexPipe
 
         public override bool CanGetUnflushedBytes => true;
 
-        public override long UnflushedBytes => _written;
+        public override long UnflushedBytes => _pending.Length;
 
-        public override void Advance(int bytes)
-        {
-            if ((uint)bytes > (uint)(_buffer.Length - _written))
-                throw new ArgumentOutOfRangeException(nameof(bytes));
-            _written += bytes;
-        }
+        public override void Advance(int bytes) => _pending.Advance(bytes);
 
         public override Memory<byte> GetMemory(int sizeHint = 0)
         {
-            Ensure(sizeHint);
-            return _buffer.AsMemory(_written);
+            CheckWritable();
+            return _pending.GetMemory(sizeHint);
         }
 
         public override Span<byte> GetSpan(int sizeHint = 0)
         {
-            Ensure(sizeHint);
-            return _buffer.AsSpan(_written);
+            CheckWritable();
+            return _pending.GetSpan(sizeHint);
         }
 
-        private void Ensure(int sizeHint)
+        private void CheckWritable()
         {
             ObjectDisposedException.ThrowIf(_completed, this);
             if (_sending)
                 throw new InvalidOperationException("written to while a flush is pending");
-            int need = _written + Math.Max(sizeHint, 1);
-            if (_buffer.Length >= need)
-                return;
-            var grown = BufferPool.Shared.Rent(Math.Max(need, Math.Max(_buffer.Length * 2, 16 * 1024)));
-            _buffer.AsSpan(0, _written).CopyTo(grown);
-            if (_buffer.Length > 0)
-                BufferPool.Shared.Return(_buffer);
-            _buffer = grown;
         }
 
         public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
@@ -461,16 +447,16 @@ internal sealed class SocketPipe : IDuplexPipe
             if (_completed)
                 throw new InvalidOperationException("the writer is completed");
             int sent = 0;
-            while (sent < _written)
+            while (sent < _pending.Length)
             {
                 ValueTask<int> send;
                 try
                 {
-                    send = _socket.SendAsync(_buffer.AsMemory(sent, _written - sent), SocketFlags.None, cancellationToken);
+                    send = _socket.SendAsync(_pending.WrittenMemory[sent..], SocketFlags.None, cancellationToken);
                 }
                 catch (SocketException e)
                 {
-                    _written = 0;
+                    _pending.Clear();
                     throw Wrap(e);
                 }
                 if (!send.IsCompletedSuccessfully)
@@ -480,7 +466,7 @@ internal sealed class SocketPipe : IDuplexPipe
                 }
                 sent += send.Result;
             }
-            _written = 0;
+            _pending.Clear();
             return new ValueTask<FlushResult>(default(FlushResult));
         }
 
@@ -492,9 +478,9 @@ internal sealed class SocketPipe : IDuplexPipe
                 while (true)
                 {
                     sent += await send.ConfigureAwait(false);
-                    if (sent >= _written)
+                    if (sent >= _pending.Length)
                         break;
-                    send = _socket.SendAsync(_buffer.AsMemory(sent, _written - sent), SocketFlags.None, cancellationToken);
+                    send = _socket.SendAsync(_pending.WrittenMemory[sent..], SocketFlags.None, cancellationToken);
                 }
                 return default;
             }
@@ -504,7 +490,7 @@ internal sealed class SocketPipe : IDuplexPipe
             }
             finally
             {
-                _written = 0;
+                _pending.Clear();
                 _sending = false;
             }
         }
@@ -519,10 +505,8 @@ internal sealed class SocketPipe : IDuplexPipe
             if (_completed)
                 return;
             _completed = true;
-            if (_buffer.Length > 0 && !_sending)
-                BufferPool.Shared.Return(_buffer);
-            _buffer = [];
-            _written = 0;
+            if (!_sending)
+                _pending.Release(); // with a send pending, the socket still reads the array: left to the GC
         }
     }
 }
