@@ -32,6 +32,9 @@ internal sealed record HostExportOptions
     public bool ChownOnCreate { get; init; } = Libc.geteuid() == 0;
 
     public QidVersionPolicy QidVersion { get; init; } = QidVersionPolicy.Zero;
+
+    /// <summary>Keep recently walked names' descriptors (<see cref="HostFs.WalkCache"/>); each use is revalidated.</summary>
+    public bool WalkCache { get; init; } = true;
 }
 
 /// <summary>
@@ -54,6 +57,8 @@ internal sealed class HostExport : IDisposable
         RootIno = rootIno;
         RootKind = kind;
         Qids = new QidMap();
+        int capacity = options.WalkCache ? HostFs.WalkCache.DefaultCapacity() : 0;
+        WalkCache = capacity > 0 ? new WalkCache(capacity) : null;
     }
 
     public HostExportOptions Options { get; }
@@ -69,6 +74,9 @@ internal sealed class HostExport : IDisposable
     internal NodeKind RootKind { get; }
 
     internal QidMap Qids { get; }
+
+    /// <summary>Recently walked descriptors, or null when the option is off or descriptors are too scarce.</summary>
+    internal WalkCache? WalkCache { get; }
 
     internal static bool Openat2Unavailable
     {
@@ -144,6 +152,7 @@ internal sealed class HostExport : IDisposable
 
     public void Dispose()
     {
+        WalkCache?.Dispose();
         _root.Release();
         ProcFd.Dispose();
     }

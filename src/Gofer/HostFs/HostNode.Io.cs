@@ -189,6 +189,8 @@ internal sealed partial class HostNode
             // This node becomes the new file: its directory becomes the remembered parent.
             _parent?.Release();
             _parent = _path;
+            _parentDev = Dev;
+            _parentIno = Ino;
             SetName(name);
             _path = SharedFd.Rent(path!);
             _io = io;

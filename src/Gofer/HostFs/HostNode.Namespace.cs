@@ -288,8 +288,15 @@ internal sealed partial class HostNode
         fixed (byte* po = o)
         fixed (byte* pn = n)
         {
-            return Libc.renameat2(_path.Fd, po, newDir._path.Fd, pn, 0) == 0 ? Errno.None : ErrnoExtensions.Last();
+            if (Libc.renameat2(_path.Fd, po, newDir._path.Fd, pn, 0) != 0)
+            {
+                return ErrnoExtensions.Last();
+            }
         }
+
+        ForgetChild(oldName);
+        newDir.ForgetChild(newName); // what the new name replaced, if anything
+        return Errno.None;
     }
 
     /// <summary>
@@ -336,9 +343,13 @@ internal sealed partial class HostNode
             }
         }
 
+        ForgetSelf();
+        newDir.ForgetChild(newName);
         SharedFd newParent = newDir._path.AddRef();
         _parent.Release();
         _parent = newParent;
+        _parentDev = newDir.Dev;
+        _parentIno = newDir.Ino;
         SetName(newName);
         return Errno.None;
     }
@@ -362,8 +373,14 @@ internal sealed partial class HostNode
         fixed (byte* p = cname)
         {
             int hostFlags = (flags & P9L.AtRemoveDir) != 0 ? Libc.AT_REMOVEDIR : 0;
-            return Libc.unlinkat(_path.Fd, p, hostFlags) == 0 ? Errno.None : ErrnoExtensions.Last();
+            if (Libc.unlinkat(_path.Fd, p, hostFlags) != 0)
+            {
+                return ErrnoExtensions.Last();
+            }
         }
+
+        ForgetChild(name);
+        return Errno.None;
     }
 
     /// <summary>Tremove: unlinks this node through the directory/name it was walked by (checked like <see cref="Rename"/>).</summary>
@@ -395,8 +412,14 @@ internal sealed partial class HostNode
             }
 
             int flags = Kind == NodeKind.Directory ? Libc.AT_REMOVEDIR : 0;
-            return Libc.unlinkat(_parent.Fd, po, flags) == 0 ? Errno.None : ErrnoExtensions.Last();
+            if (Libc.unlinkat(_parent.Fd, po, flags) != 0)
+            {
+                return ErrnoExtensions.Last();
+            }
         }
+
+        ForgetSelf();
+        return Errno.None;
     }
 
     private unsafe Errno CheckStillNamed(byte* cname)

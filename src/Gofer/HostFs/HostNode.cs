@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Gofer.HostFs.Native;
 
 namespace Gofer.HostFs;
@@ -28,6 +29,8 @@ internal sealed partial class HostNode : IDisposable
     private SharedFd? _parent; // the directory this node was walked from (for fid-based rename/remove)
     private byte[] _name = []; // its name in _parent at walk time: the first _nameLength bytes (a reused buffer)
     private int _nameLength = -1; // -1: no name (the export root, a node reached by "..")
+    private ulong _parentDev;  // identity of _parent's directory: the key of this name in the export's WalkCache
+    private ulong _parentIno;
     private SafeFd? _io;       // the opened descriptor (Tlopen/Tlcreate)
     private int _openFlags = -1;
     private SafeFd? _lockFd;   // O_RDWR description for locks when the fid was opened read- or write-only
@@ -47,6 +50,8 @@ internal sealed partial class HostNode : IDisposable
         node._path = path;
         node._parent = parent;
         node.SetName(name);
+        node._parentDev = 0;
+        node._parentIno = 0;
         node._io = null;
         node._openFlags = -1;
         node._lockFd = null;
@@ -118,6 +123,8 @@ internal sealed partial class HostNode : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         Errno e = Libc.FStatx(_path.Fd, Libc.STATX_BASIC_STATS, out Statx st);
         var clone = Make(_export, _path.AddRef(), _parent?.AddRef(), Name, Kind, in st);
+        clone._parentDev = _parentDev;
+        clone._parentIno = _parentIno;
         if (e != Errno.None)
         {
             // fstat on a held fd only fails on I/O errors; keep the walk-time identity then.
@@ -160,10 +167,42 @@ internal sealed partial class HostNode : IDisposable
 
         Span<byte> cname = stackalloc byte[NameValidator.NameMax + 1];
         NameValidator.ToCString(name, cname);
+        WalkCache? cache = _export.WalkCache;
+        Statx st;
+        if (cache is not null && cache.TryGet(Dev, Ino, name, out SharedFd cached, out ulong cachedDev, out ulong cachedIno))
+        {
+            // Revalidate: the name must still resolve (without following a symlink) to the cached inode.
+            int rc;
+            fixed (byte* p = cname)
+            {
+                rc = Libc.statx(_path.Fd, p, Libc.AT_SYMLINK_NOFOLLOW | Libc.AT_NO_AUTOMOUNT, Libc.STATX_BASIC_STATS, &st);
+            }
+
+            if (rc == 0 && st.Dev == cachedDev && st.Ino == cachedIno)
+            {
+                cache.NoteHit();
+                child = MakeChild(cached, name, in st);
+                return Errno.None;
+            }
+
+            e = rc == 0 ? Errno.None : ErrnoExtensions.Last();
+            cached.Release();
+            if (e != Errno.None)
+            {
+                cache.Forget(Dev, Ino, name); // gone: do not keep its inode alive
+                return e;
+            }
+        }
+
         int fd;
         fixed (byte* p = cname)
         {
             fd = OpenBeneath(_path.Fd, p, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC);
+            if (fd < 0 && cache is not null && Marshal.GetLastPInvokeError() is (int)Errno.EMFILE or (int)Errno.ENFILE)
+            {
+                cache.Clear(); // the cache's descriptors are the ones to give back
+                fd = OpenBeneath(_path.Fd, p, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC);
+            }
         }
 
         if (fd < 0)
@@ -172,15 +211,37 @@ internal sealed partial class HostNode : IDisposable
         }
 
         var childFd = SafeFd.Rent(fd);
-        e = Libc.FStatx(childFd, Libc.STATX_BASIC_STATS, out Statx st);
+        e = Libc.FStatx(childFd, Libc.STATX_BASIC_STATS, out st);
         if (e != Errno.None)
         {
             childFd.Dispose();
             return e;
         }
 
-        child = Make(_export, SharedFd.Rent(childFd), _path.AddRef(), name, KindOf(st.Mode), in st);
+        var shared = SharedFd.Rent(childFd);
+        cache?.Put(Dev, Ino, name, shared, st.Dev, st.Ino);
+        child = MakeChild(shared, name, in st);
         return Errno.None;
+    }
+
+    private HostNode MakeChild(SharedFd path, ReadOnlySpan<byte> name, in Statx st)
+    {
+        var child = Make(_export, path, _path.AddRef(), name, KindOf(st.Mode), in st);
+        child._parentDev = Dev;
+        child._parentIno = Ino;
+        return child;
+    }
+
+    /// <summary>The gofer itself unlinked or renamed <paramref name="name"/> in this directory: drop any cached descriptor.</summary>
+    private void ForgetChild(ReadOnlySpan<byte> name) => _export.WalkCache?.Forget(Dev, Ino, name);
+
+    /// <summary>This node's own name was unlinked or renamed away by the gofer.</summary>
+    private void ForgetSelf()
+    {
+        if (HasName && _parent is not null)
+        {
+            _export.WalkCache?.Forget(_parentDev, _parentIno, Name);
+        }
     }
 
     /// <summary>

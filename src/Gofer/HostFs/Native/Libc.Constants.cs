@@ -11,6 +11,7 @@ internal static partial class Libc
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
     public const int AT_REMOVEDIR = 0x200;
     public const int AT_SYMLINK_FOLLOW = 0x400;
+    public const int AT_NO_AUTOMOUNT = 0x800;
     public const int AT_EMPTY_PATH = 0x1000;
 
     public const int O_RDONLY = 0;
