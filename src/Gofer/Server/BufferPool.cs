@@ -21,6 +21,7 @@ internal sealed class BufferPool : IDisposable
 {
     private const int MinShift = 12;  // 4 KiB
     private const int MaxShift = 22;  // 4 MiB
+    private const int MaxGrowAhead = 32;
     private static readonly TimeSpan TrimPeriod = TimeSpan.FromSeconds(10);
 
     public static readonly BufferPool Shared = new(maxRetainedBytes: 512L * 1024 * 1024);
@@ -62,9 +63,30 @@ internal sealed class BufferPool : IDisposable
             }
         }
         if (array is null)
+        {
+            GrowAhead(bucket);
             return GC.AllocateUninitializedArray<byte>(bucket.Size);
+        }
         Interlocked.Add(ref _retained, -array.Length);
         return array;
+    }
+
+    /// <summary>
+    /// A miss means the load needs more arrays of this size than exist. Rather than one more per miss (a new peak of
+    /// in-flight 1 MiB replies then allocates again every few seconds for a long time), add half as many again as this
+    /// size has made so far, so a rising load stops allocating after a few misses. What is kept stays bounded by
+    /// <see cref="MaxRetainedBytes"/> and is trimmed like any other surplus.
+    /// </summary>
+    private void GrowAhead(Bucket bucket)
+    {
+        int extra;
+        lock (bucket)
+        {
+            extra = Math.Min(bucket.Made / 2, MaxGrowAhead);
+            bucket.Made += 1 + extra;
+        }
+        for (int i = 0; i < extra && RetainedBytes + bucket.Size <= MaxRetainedBytes; i++)
+            Return(GC.AllocateUninitializedArray<byte>(bucket.Size));
     }
 
     /// <summary>Takes an array back (one rented here; any other size is left to the GC).</summary>
@@ -113,6 +135,7 @@ internal sealed class BufferPool : IDisposable
                     dropped++;
                 }
                 bucket.LowWater = bucket.Count;
+                bucket.Made = Math.Max(0, bucket.Made - dropped);
             }
             if (dropped > 0)
                 Interlocked.Add(ref _retained, -(long)dropped * bucket.Size);
@@ -137,5 +160,6 @@ internal sealed class BufferPool : IDisposable
         public int LowWater;   // fewest free arrays during the current period
         public int LowWater1;  // ... the period before (less what that trim dropped)
         public int LowWater2;  // ... and the one before that
+        public int Made;       // arrays of this size made and not trimmed (sizes the next grow-ahead)
     }
 }

@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
 
 namespace Gofer.Server;
 
@@ -370,12 +371,17 @@ internal sealed class SocketPipe : IDuplexPipe
         }
     }
 
-    private sealed class Writer : PipeWriter, IDirectSender
+    private sealed class Writer : PipeWriter, IDirectSender, IValueTaskSource<FlushResult>
     {
         private readonly Socket _socket;
         private readonly ReplyBuffer _pending = new(16 * 1024); // written, not yet sent (the same growable pooled array the session encodes into)
         private bool _completed;
         private bool _sending;
+        private ManualResetValueTaskSourceCore<FlushResult> _flushCore; // the one slow flush in progress
+        private ValueTask<int> _send;
+        private int _sent;
+        private CancellationToken _sendCancellation;
+        private Action? _onSent;
 
         public Writer(Socket socket) => _socket = socket;
 
@@ -462,7 +468,7 @@ internal sealed class SocketPipe : IDuplexPipe
                 if (!send.IsCompletedSuccessfully)
                 {
                     _sending = true;
-                    return FlushSlowAsync(send, sent, cancellationToken);
+                    return FlushSlow(send, sent, cancellationToken);
                 }
                 sent += send.Result;
             }
@@ -470,30 +476,72 @@ internal sealed class SocketPipe : IDuplexPipe
             return new ValueTask<FlushResult>(default(FlushResult));
         }
 
-        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-        private async ValueTask<FlushResult> FlushSlowAsync(ValueTask<int> send, int sent, CancellationToken cancellationToken)
+        // The slow flush: the socket did not take everything at once. The writer itself is the flush's value-task
+        // source and the send's continuation is a cached delegate, so a slow flush allocates nothing (an async method
+        // here allocated a state-machine box whenever the pooling builder's per-thread cache was empty).
+        private ValueTask<FlushResult> FlushSlow(ValueTask<int> send, int sent, CancellationToken cancellationToken)
         {
-            try
+            _flushCore.Reset();
+            _send = send;
+            _sent = sent;
+            _sendCancellation = cancellationToken;
+            var flush = new ValueTask<FlushResult>(this, _flushCore.Version);
+            ContinueSend();
+            return flush;
+        }
+
+        private void ContinueSend()
+        {
+            while (true)
             {
-                while (true)
+                if (!_send.IsCompleted)
                 {
-                    sent += await send.ConfigureAwait(false);
-                    if (sent >= _pending.Length)
-                        break;
-                    send = _socket.SendAsync(_pending.WrittenMemory[sent..], SocketFlags.None, cancellationToken);
+                    _send.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onSent ??= ContinueSend);
+                    return;
                 }
-                return default;
-            }
-            catch (SocketException e)
-            {
-                throw Wrap(e);
-            }
-            finally
-            {
-                _pending.Clear();
-                _sending = false;
+                try
+                {
+                    _sent += _send.GetAwaiter().GetResult();
+                    if (_sent >= _pending.Length)
+                    {
+                        EndFlush(null);
+                        return;
+                    }
+#pragma warning disable CA2012 // consumed exactly once: by GetResult above, on the next turn of this loop
+                    _send = _socket.SendAsync(_pending.WrittenMemory[_sent..], SocketFlags.None, _sendCancellation);
+#pragma warning restore CA2012
+                }
+                catch (SocketException e)
+                {
+                    EndFlush(Wrap(e));
+                    return;
+                }
+                catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException)
+                {
+                    EndFlush(e);
+                    return;
+                }
             }
         }
+
+        private void EndFlush(Exception? error)
+        {
+            _send = default;
+            _sendCancellation = default;
+            _pending.Clear();
+            _sending = false;
+            if (error is null)
+                _flushCore.SetResult(default);
+            else
+                _flushCore.SetException(error);
+        }
+
+        FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _flushCore.GetResult(token);
+
+        ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _flushCore.GetStatus(token);
+
+        void IValueTaskSource<FlushResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _flushCore.OnCompleted(continuation, state, token, flags);
 
         public override void CancelPendingFlush()
         {

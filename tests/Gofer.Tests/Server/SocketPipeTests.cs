@@ -375,4 +375,26 @@ public sealed class SocketPipeTests
         Assert.Equal(4096, pool.Rent(100).Length); // the smallest class
         Assert.Equal(5 * 1024 * 1024, pool.Rent(5 * 1024 * 1024).Length); // beyond the classes: exact, unpooled
     }
+
+    [Fact]
+    public void BufferPool_RisingDemand_AllocatesOnAFewMissesOnly()
+    {
+        using var pool = new BufferPool(maxRetainedBytes: 512L * 1024 * 1024, trimPeriodically: false);
+        var held = new List<byte[]>();
+        int allocatingRents = 0;
+        for (int i = 0; i < 40; i++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            held.Add(pool.Rent(1024 * 1024));
+            if (GC.GetAllocatedBytesForCurrentThread() - before >= 1024 * 1024)
+                allocatingRents++;
+        }
+
+        // One array per miss would be 40 allocating rents; growing by half of what exists each time is about 9.
+        Assert.InRange(allocatingRents, 1, 10);
+        Assert.Equal(40, held.Distinct().Count());
+        foreach (var a in held)
+            pool.Return(a);
+        Assert.InRange(pool.RetainedBytes, 40L * 1024 * 1024, 64L * 1024 * 1024); // at most half again, never unbounded
+    }
 }
