@@ -18,7 +18,7 @@ internal sealed partial class HostNode
         }
 
         uint mask = Libc.STATX_BASIC_STATS | ((requestMask & P9L.GetAttrBtime) != 0 ? Libc.STATX_BTIME : 0);
-        Errno e = Libc.FStatx(_io ?? _path.Fd, mask, out Statx st);
+        Errno e = Libc.FStatx(_io ?? PathFd, mask, out Statx st);
         if (e != Errno.None)
         {
             return e;
@@ -85,7 +85,7 @@ internal sealed partial class HostNode
         }
 
         Span<byte> proc = stackalloc byte[ProcFdPath.BufferSize];
-        SafeFd path = _path.Fd;
+        SafeFd path = PathFd;
         bool added = false;
         try
         {
@@ -204,7 +204,7 @@ internal sealed partial class HostNode
             return Libc.ftruncate(io, (long)size) == 0 ? Errno.None : ErrnoExtensions.Last();
         }
 
-        Errno e = Reopen(_path.Fd, Libc.O_WRONLY, out SafeFd? tmp);
+        Errno e = Reopen(PathFd, Libc.O_WRONLY, out SafeFd? tmp);
         if (e != Errno.None)
         {
             return e;
@@ -229,7 +229,7 @@ internal sealed partial class HostNode
         }
 
         StatfsBuf b;
-        if (Libc.fstatfs(_path.Fd, &b) != 0)
+        if (Libc.fstatfs(PathFd, &b) != 0)
         {
             return ErrnoExtensions.Last();
         }

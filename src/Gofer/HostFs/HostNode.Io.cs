@@ -46,7 +46,7 @@ internal sealed partial class HostNode
             host |= Libc.O_DIRECTORY;
         }
 
-        e = Reopen(_path.Fd, host, out SafeFd? fd);
+        e = Reopen(PathFd, host, out SafeFd? fd);
         if (e != Errno.None)
         {
             return e;
@@ -157,10 +157,9 @@ internal sealed partial class HostNode
         Span<byte> cname = stackalloc byte[NameValidator.NameMax + 1];
         NameValidator.ToCString(name, cname);
         SafeFd? io = null;
-        SafeFd? path = null;
         fixed (byte* p = cname)
         {
-            int fd = OpenBeneath(_path.Fd, p, host | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | Libc.O_NOCTTY, mode & 0xFFF);
+            int fd = OpenBeneath(PathFd, p, host | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | Libc.O_NOCTTY, mode & 0xFFF);
             if (fd < 0)
             {
                 return ErrnoExtensions.Last();
@@ -173,27 +172,22 @@ internal sealed partial class HostNode
                 e = ChownNew(io, uid, gid, ref st);
             }
 
-            if (e == Errno.None)
-            {
-                e = Reopen(io, Libc.O_PATH, out path);
-            }
-
             if (e != Errno.None)
             {
                 io.Dispose();
-                path?.Dispose();
-                Libc.unlinkat(_path.Fd, p, 0);
+                Libc.unlinkat(PathFd, p, 0);
                 return e;
             }
 
-            // This node becomes the new file: its directory becomes the remembered parent.
+            // This node becomes the new file: its directory becomes the remembered parent. It gets no O_PATH descriptor
+            // of its own: the open one stands for it until a clone needs one to share (SharedPath).
             _parent?.Release();
             _parent = _path;
             _parentDev = Dev;
             _parentIno = Ino;
             SetName(name);
-            _path = SharedFd.Rent(path!);
             _io = io;
+            _path = null;
             _openFlags = host;
             Kind = NodeKind.Regular;
             Dev = st.Dev;
@@ -204,7 +198,6 @@ internal sealed partial class HostNode
         }
     }
 
-    /// <summary>Gives a just-created object to the requesting uid/gid (gVisor's model); see README.md.</summary>
     /// <summary>
     /// Gives a file just created the requested owner (<paramref name="st"/> is its fresh statx; updated). Skipped when
     /// it already has it, which is the common case of a gofer running as the sandbox's own user: one syscall less per

@@ -117,7 +117,7 @@ internal sealed partial class HostNode
             return io;
         }
 
-        if (_lockFd is null && Reopen(_path.Fd, Libc.O_RDWR, out SafeFd? rw) == Errno.None)
+        if (_lockFd is null && Reopen(PathFd, Libc.O_RDWR, out SafeFd? rw) == Errno.None)
         {
             _lockFd = rw;
         }

@@ -18,7 +18,7 @@ internal sealed partial class HostNode
         NameValidator.ToCString(name, cname);
         fixed (byte* p = cname)
         {
-            if (Libc.mkdirat(_path.Fd, p, mode & 0xFFF) != 0)
+            if (Libc.mkdirat(PathFd, p, mode & 0xFFF) != 0)
             {
                 return ErrnoExtensions.Last();
             }
@@ -63,7 +63,7 @@ internal sealed partial class HostNode
         fixed (byte* p = cname)
         fixed (byte* t = ctarget)
         {
-            if (Libc.symlinkat(t, _path.Fd, p) != 0)
+            if (Libc.symlinkat(t, PathFd, p) != 0)
             {
                 return ErrnoExtensions.Last();
             }
@@ -103,7 +103,7 @@ internal sealed partial class HostNode
         NameValidator.ToCString(name, cname);
         fixed (byte* p = cname)
         {
-            if (Libc.mknodat(_path.Fd, p, type | (mode & 0xFFF), 0) != 0)
+            if (Libc.mknodat(PathFd, p, type | (mode & 0xFFF), 0) != 0)
             {
                 return ErrnoExtensions.Last();
             }
@@ -141,7 +141,7 @@ internal sealed partial class HostNode
     {
         qid = default;
         bool isDir = (extraFlags & Libc.O_DIRECTORY) != 0;
-        int fd = OpenBeneath(_path.Fd, cname, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | extraFlags);
+        int fd = OpenBeneath(PathFd, cname, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | extraFlags);
         if (fd < 0)
         {
             return ErrnoExtensions.Last();
@@ -162,7 +162,7 @@ internal sealed partial class HostNode
 
         if (e != Errno.None)
         {
-            Libc.unlinkat(_path.Fd, cname, isDir ? Libc.AT_REMOVEDIR : 0);
+            Libc.unlinkat(PathFd, cname, isDir ? Libc.AT_REMOVEDIR : 0);
             return e;
         }
 
@@ -187,7 +187,7 @@ internal sealed partial class HostNode
         byte empty = 0;
         fixed (byte* p = dest)
         {
-            nint n = Libc.readlinkat(_path.Fd, &empty, p, (nuint)dest.Length);
+            nint n = Libc.readlinkat(PathFd, &empty, p, (nuint)dest.Length);
             if (n < 0)
             {
                 return ErrnoExtensions.Last();
@@ -228,7 +228,7 @@ internal sealed partial class HostNode
         byte empty = 0;
         fixed (byte* p = cname)
         {
-            if (!LinkViaProcOnly && Libc.linkat(target._path.Fd, &empty, _path.Fd, p, Libc.AT_EMPTY_PATH) == 0)
+            if (!LinkViaProcOnly && Libc.linkat(target.PathFd, &empty, PathFd, p, Libc.AT_EMPTY_PATH) == 0)
             {
                 return Errno.None;
             }
@@ -240,7 +240,7 @@ internal sealed partial class HostNode
             }
 
             Span<byte> proc = stackalloc byte[ProcFdPath.BufferSize];
-            SafeFd src = target._path.Fd;
+            SafeFd src = target.PathFd;
             bool added = false;
             try
             {
@@ -248,7 +248,7 @@ internal sealed partial class HostNode
                 ProcFdPath.WriteNumber(src.RawValue, proc);
                 fixed (byte* s = proc)
                 {
-                    return Libc.linkat(_export.ProcFd, s, _path.Fd, p, Libc.AT_SYMLINK_FOLLOW) == 0
+                    return Libc.linkat(_export.ProcFd, s, PathFd, p, Libc.AT_SYMLINK_FOLLOW) == 0
                         ? Errno.None
                         : e; // report the first, more meaningful error
                 }
@@ -288,7 +288,7 @@ internal sealed partial class HostNode
         fixed (byte* po = o)
         fixed (byte* pn = n)
         {
-            if (Libc.renameat2(_path.Fd, po, newDir._path.Fd, pn, 0) != 0)
+            if (Libc.renameat2(PathFd, po, newDir.PathFd, pn, 0) != 0)
             {
                 return ErrnoExtensions.Last();
             }
@@ -337,7 +337,7 @@ internal sealed partial class HostNode
                 return e;
             }
 
-            if (Libc.renameat2(_parent.Fd, po, newDir._path.Fd, pn, 0) != 0)
+            if (Libc.renameat2(_parent.Fd, po, newDir.PathFd, pn, 0) != 0)
             {
                 return ErrnoExtensions.Last();
             }
@@ -345,7 +345,7 @@ internal sealed partial class HostNode
 
         ForgetSelf();
         newDir.ForgetChild(newName);
-        SharedFd newParent = newDir._path.AddRef();
+        SharedFd newParent = newDir._path!.AddRef(); // a directory: never without _path
         _parent.Release();
         _parent = newParent;
         _parentDev = newDir.Dev;
@@ -373,7 +373,7 @@ internal sealed partial class HostNode
         fixed (byte* p = cname)
         {
             int hostFlags = (flags & P9L.AtRemoveDir) != 0 ? Libc.AT_REMOVEDIR : 0;
-            if (Libc.unlinkat(_path.Fd, p, hostFlags) != 0)
+            if (Libc.unlinkat(PathFd, p, hostFlags) != 0)
             {
                 return ErrnoExtensions.Last();
             }

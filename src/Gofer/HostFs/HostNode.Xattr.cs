@@ -149,7 +149,7 @@ internal sealed partial class HostNode
     {
         size = 0;
         Span<byte> proc = stackalloc byte[ProcFdPath.BufferSize];
-        SafeFd path = _path.Fd;
+        SafeFd path = PathFd;
         bool added = false;
         try
         {

@@ -25,7 +25,7 @@ internal sealed partial class HostNode : IDisposable
     private static readonly SharedFd s_disposedPath = MakeDisposedPath();
 
     private HostExport _export;
-    private SharedFd _path;
+    private SharedFd? _path;   // null only for a node made by Tlcreate, until a clone needs one (see SharedPath)
     private SharedFd? _parent; // the directory this node was walked from (for fid-based rename/remove)
     private byte[] _name = []; // its name in _parent at walk time: the first _nameLength bytes (a reused buffer)
     private int _nameLength = -1; // -1: no name (the export root, a node reached by "..")
@@ -43,7 +43,10 @@ internal sealed partial class HostNode : IDisposable
     }
 
     /// <summary>A node (from the pool when one is free) for <paramref name="path"/>; an empty name means none.</summary>
-    internal static HostNode Make(HostExport export, SharedFd path, SharedFd? parent, ReadOnlySpan<byte> name, NodeKind kind, in Statx st)
+    internal static HostNode Make(HostExport export, SharedFd path, SharedFd? parent, ReadOnlySpan<byte> name, NodeKind kind, in Statx st) =>
+        Make(export, path, parent, name, kind, st.Dev, st.Ino, export.MakeQid(in st, kind));
+
+    private static HostNode Make(HostExport export, SharedFd path, SharedFd? parent, ReadOnlySpan<byte> name, NodeKind kind, ulong dev, ulong ino, Qid qid)
     {
         HostNode node = s_pool.TryTake() ?? new HostNode();
         node._export = export;
@@ -57,9 +60,9 @@ internal sealed partial class HostNode : IDisposable
         node._lockFd = null;
         node._disposed = false;
         node.Kind = kind;
-        node.Dev = st.Dev;
-        node.Ino = st.Ino;
-        node.Qid = export.MakeQid(in st, kind);
+        node.Dev = dev;
+        node.Ino = ino;
+        node.Qid = qid;
         return node;
     }
 
@@ -103,7 +106,11 @@ internal sealed partial class HostNode : IDisposable
 
     internal bool IsExportRoot => _export.IsRoot(Dev, Ino);
 
-    internal SafeFd PathFd => _path.Fd;
+    /// <summary>
+    /// The descriptor that stands for the object: the O_PATH one, or for a node made by Tlcreate (which has none until
+    /// something must share it) the open one. Every fd-relative or /proc/self/fd use works with either.
+    /// </summary>
+    internal SafeFd PathFd => _path?.Fd ?? _io ?? s_disposedPath.Fd;
 
     internal static NodeKind KindOf(uint mode) => (mode & Libc.S_IFMT) switch
     {
@@ -120,20 +127,65 @@ internal sealed partial class HostNode : IDisposable
     /// <summary>A second node for the same object (Twalk with nwname 0, or "."). Never opened.</summary>
     public HostNode Clone()
     {
+        Errno e = TryClone(out HostNode? clone);
+        return e == Errno.None ? clone! : throw new IOException($"clone: {e}");
+    }
+
+    /// <summary>A second node for the same object (Twalk with nwname 0, or "."); fails only if no descriptor is left.</summary>
+    public Errno TryClone(out HostNode? clone)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        Errno e = Libc.FStatx(_path.Fd, Libc.STATX_BASIC_STATS, out Statx st);
-        var clone = Make(_export, _path.AddRef(), _parent?.AddRef(), Name, Kind, in st);
-        clone._parentDev = _parentDev;
-        clone._parentIno = _parentIno;
+        clone = null;
+        Errno e = SharedPath(out SharedFd path);
         if (e != Errno.None)
         {
-            // fstat on a held fd only fails on I/O errors; keep the walk-time identity then.
-            clone.Qid = Qid;
-            clone.Dev = Dev;
-            clone.Ino = Ino;
+            return e;
         }
 
-        return clone;
+        if (_export.Options.QidVersion != QidVersionPolicy.Zero && Libc.FStatx(path.Fd, Libc.STATX_BASIC_STATS, out Statx st) == Errno.None)
+        {
+            clone = Make(_export, path.AddRef(), _parent?.AddRef(), Name, Kind, in st); // a version that follows the file
+        }
+        else
+        {
+            // The same descriptor is the same inode: with version 0 the qid cannot have changed, so no statx (one
+            // syscall less on every Twalk with no names, such as the clone before each Tlcreate). fstat on a held fd
+            // only fails on I/O errors; the walk-time identity is kept then too.
+            clone = Make(_export, path.AddRef(), _parent?.AddRef(), Name, Kind, Dev, Ino, Qid);
+        }
+
+        clone._parentDev = _parentDev;
+        clone._parentIno = _parentIno;
+        return Errno.None;
+    }
+
+    /// <summary>
+    /// The shared O_PATH descriptor, made now for a node created by Tlcreate (re-opened from its open descriptor through
+    /// /proc/self/fd, so it is exactly that inode). Creating it lazily saves an open and a close on every create whose
+    /// fid is never cloned.
+    /// </summary>
+    private Errno SharedPath(out SharedFd path)
+    {
+        SharedFd? p = Volatile.Read(ref _path);
+        if (p is null)
+        {
+            Errno e = Reopen(_io!, Libc.O_PATH, out SafeFd? fd);
+            if (e != Errno.None)
+            {
+                path = null!;
+                return e;
+            }
+
+            var made = SharedFd.Rent(fd!);
+            p = Interlocked.CompareExchange(ref _path, made, null) ?? made;
+            if (p != made)
+            {
+                made.Release();
+            }
+        }
+
+        path = p;
+        return Errno.None;
     }
 
     /// <summary>
@@ -156,8 +208,7 @@ internal sealed partial class HostNode : IDisposable
 
         if (NameValidator.IsDot(name))
         {
-            child = Clone();
-            return Errno.None;
+            return TryClone(out child);
         }
 
         if (NameValidator.IsDotDot(name))
@@ -175,7 +226,7 @@ internal sealed partial class HostNode : IDisposable
             int rc;
             fixed (byte* p = cname)
             {
-                rc = Libc.statx(_path.Fd, p, Libc.AT_SYMLINK_NOFOLLOW | Libc.AT_NO_AUTOMOUNT, Libc.STATX_BASIC_STATS, &st);
+                rc = Libc.statx(PathFd, p, Libc.AT_SYMLINK_NOFOLLOW | Libc.AT_NO_AUTOMOUNT, Libc.STATX_BASIC_STATS, &st);
             }
 
             if (rc == 0 && st.Dev == cachedDev && st.Ino == cachedIno)
@@ -197,11 +248,11 @@ internal sealed partial class HostNode : IDisposable
         int fd;
         fixed (byte* p = cname)
         {
-            fd = OpenBeneath(_path.Fd, p, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC);
+            fd = OpenBeneath(PathFd, p, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC);
             if (fd < 0 && cache is not null && Marshal.GetLastPInvokeError() is (int)Errno.EMFILE or (int)Errno.ENFILE)
             {
                 cache.Clear(); // the cache's descriptors are the ones to give back
-                fd = OpenBeneath(_path.Fd, p, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC);
+                fd = OpenBeneath(PathFd, p, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC);
             }
         }
 
@@ -226,7 +277,7 @@ internal sealed partial class HostNode : IDisposable
 
     private HostNode MakeChild(SharedFd path, ReadOnlySpan<byte> name, in Statx st)
     {
-        var child = Make(_export, path, _path.AddRef(), name, KindOf(st.Mode), in st);
+        var child = Make(_export, path, _path!.AddRef(), name, KindOf(st.Mode), in st); // a directory: never without _path
         child._parentDev = Dev;
         child._parentIno = Ino;
         return child;
@@ -282,12 +333,11 @@ internal sealed partial class HostNode : IDisposable
         child = null;
         if (IsExportRoot)
         {
-            child = Clone();
-            return Errno.None;
+            return TryClone(out child);
         }
 
         byte* dotdot = stackalloc byte[] { (byte)'.', (byte)'.', 0 };
-        int fd = Libc.openat(_path.Fd, dotdot, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        int fd = Libc.openat(PathFd, dotdot, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
         if (fd < 0)
         {
             return ErrnoExtensions.Last();
@@ -392,7 +442,7 @@ internal sealed partial class HostNode : IDisposable
         _lockFd?.Dispose();
         _lockFd = null;
         ReleaseDirBuffer();
-        _path.Release();
+        _path?.Release();
         _path = s_disposedPath;
         _parent?.Release();
         _parent = null;

@@ -179,8 +179,16 @@ internal sealed partial class Session
             int n = 0;
             if (m.Wnames.Count == 0)
             {
+                Errno cloneErr;
+                HostNode? clone;
                 lock (fid.Gate)
-                    result = start.Clone();
+                    cloneErr = start.TryClone(out clone);
+                if (cloneErr != Errno.None)
+                {
+                    Error(o, h.Tag, cloneErr);
+                    return;
+                }
+                result = clone!;
             }
             else
             {

@@ -183,4 +183,31 @@ public sealed class HotPathAllocationTests : HostFsTestBase
         Assert.Equal(0, failures);
         Assert.Equal(0, allocated);
     }
+
+    [Fact]
+    public void A_created_file_without_its_own_path_descriptor_still_does_everything_and_can_be_cloned()
+    {
+        using HostNode n = Root.Clone();
+        Assert.Equal(Errno.None, n.Create(U("lazy"), P9L.ORdWr, Libc.S_IFREG | 0x1A4, uint.MaxValue, uint.MaxValue, out Qid q));
+        Assert.Equal(Errno.None, n.Write(0, "0123456789"u8, out _));
+        Assert.Equal(Errno.None, n.SetAttr(new SetAttrRequest { Valid = P9L.SetAttrSize | P9L.SetAttrMode, Size = 4, Mode = 0x180 }));
+        Assert.Equal(Errno.None, n.GetAttr(P9L.GetAttrBasic, out HostAttr a));
+        Assert.Equal(4ul, a.Size);
+        Assert.Equal(0x180u, a.Mode & 0xFFF);
+        Assert.Equal(Errno.None, n.SetXattr(U("user.k"), U("v"), 0));
+
+        // The clone gets an O_PATH descriptor of its own, made from the open one: it outlives the creating node.
+        HostNode clone = n.Clone();
+        Assert.Equal(q, clone.Qid);
+        n.Dispose();
+        using (clone)
+        {
+            Assert.Equal(Errno.None, clone.Open(P9L.ORdOnly, out _, out _));
+            var buf = new byte[16];
+            Assert.Equal(Errno.None, clone.Read(0, buf, out int count));
+            Assert.Equal("0123", System.Text.Encoding.UTF8.GetString(buf, 0, count));
+        }
+
+        Assert.Equal("0123", File.ReadAllText(InExport("lazy")));
+    }
 }
