@@ -267,6 +267,17 @@ internal sealed partial class HostNode
         }
     }
 
+    /// <summary>
+    /// The descriptor a big Twrite's payload may be spliced into: a regular file opened for writing without O_APPEND
+    /// (splice refuses O_APPEND files, and the offset must mean what pwrite means). The caller holds the fid.
+    /// </summary>
+    internal bool TryGetSpliceTarget(out SafeFd? io)
+    {
+        io = _io;
+        return io is not null && Kind == NodeKind.Regular && !_export.ReadOnly && (_openFlags & Libc.O_APPEND) == 0
+            && (OpenAccess == Libc.O_WRONLY || OpenAccess == Libc.O_RDWR);
+    }
+
     /// <summary>Twrite: pwrite from <paramref name="src"/> at <paramref name="offset"/> (O_APPEND files append).</summary>
     public unsafe Errno Write(ulong offset, ReadOnlySpan<byte> src, out int count)
     {

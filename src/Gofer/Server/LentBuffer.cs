@@ -1,3 +1,5 @@
+using Gofer.HostFs.Native;
+
 namespace Gofer.Server;
 
 /// <summary>
@@ -73,4 +75,25 @@ internal interface IDirectSender
     /// writes the rest through the writer as usual. Socket errors surface as <see cref="IOException"/>.
     /// </summary>
     int SendNow(ReadOnlySpan<byte> data);
+}
+
+/// <summary>
+/// A transport that can move the next bytes of its stream straight into a file (splice(2) through a pipe), so a big
+/// Twrite's payload is copied once, into the page cache, instead of into a receive buffer and then again by pwrite.
+/// </summary>
+internal interface IFileSplicer
+{
+    /// <summary>True on the connection's own reader thread, between a read and its AdvanceTo.</summary>
+    bool CanSplice { get; }
+
+    /// <summary>Makes the pipe (once per connection); false if it cannot, and then nothing else changes.</summary>
+    bool PrepareSplice();
+
+    /// <summary>
+    /// Takes the next <paramref name="length"/> bytes off the stream (past everything the last read returned) and
+    /// writes them to <paramref name="file"/> at <paramref name="offset"/>, or discards them when it is null. Returns the
+    /// bytes written; a file error (<paramref name="fileErrno"/>) stops the writing but not the taking. A transport
+    /// failure (end of stream, abort) throws IOException: the stream is then out of step and must be closed.
+    /// </summary>
+    long SpliceToFile(SafeFd? file, long offset, long length, out int fileErrno);
 }

@@ -9,7 +9,7 @@ namespace Gofer.Server;
 /// <para>
 /// Exposed with <c>gofer serve --stats-file PATH</c>: on SIGUSR1 and at exit the server rewrites PATH (temp file +
 /// rename, so a reader never sees half a line) with one line
-/// <c>seq=N requests=N alloc_bytes=N gc0=N gc1=N gc2=N</c>. A benchmark snapshots before and after a load run and
+/// <c>seq=N requests=N alloc_bytes=N gc0=N gc1=N gc2=N spliced_writes=N</c>. A benchmark snapshots before and after a load run and
 /// divides Δalloc_bytes by Δrequests. Kept in its own file so the session code only carries one counter increment.
 /// </para>
 /// </summary>
@@ -27,13 +27,20 @@ internal static class ServerStats
     /// <summary>Called once per request frame by the session read loop (an uncontended interlocked add).</summary>
     public static void CountRequest() => Interlocked.Increment(ref s_requests);
 
+    private static long s_splicedWrites;
+
+    /// <summary>Twrites whose payload went from the socket into the file by splice(2).</summary>
+    public static long SplicedWrites => Volatile.Read(ref s_splicedWrites);
+
+    public static void CountSplicedWrite() => Interlocked.Increment(ref s_splicedWrites);
+
     /// <summary>The stats line as of now (allocates; never called on the request path).</summary>
     public static string Snapshot()
     {
         long seq = Interlocked.Increment(ref s_seq);
         long alloc = GC.GetTotalAllocatedBytes(precise: true);
         return string.Create(CultureInfo.InvariantCulture,
-            $"seq={seq} requests={Requests} alloc_bytes={alloc} gc0={GC.CollectionCount(0)} gc1={GC.CollectionCount(1)} gc2={GC.CollectionCount(2)}");
+            $"seq={seq} requests={Requests} alloc_bytes={alloc} gc0={GC.CollectionCount(0)} gc1={GC.CollectionCount(1)} gc2={GC.CollectionCount(2)} spliced_writes={SplicedWrites}");
     }
 
     /// <summary>Writes the snapshot to <paramref name="path"/> atomically (temp + rename).</summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Pipelines;
 using Gofer.HostFs;
 using Microsoft.Extensions.Logging;
@@ -41,7 +42,9 @@ internal sealed partial class Session : IDisposable
     private readonly IDuplexPipe _pipe;
     private readonly IFrameLender? _lender;   // the socket reader, when frames can be lent to workers in place
     private readonly IDirectSender? _directSender; // the socket writer, when big replies can be sent without a copy
+    private readonly IFileSplicer? _splicer;  // the socket reader, when a big Twrite's payload can be spliced into the file
     private const int DirectSendMin = 64 * 1024;
+    private const int SpliceWriteMin = 128 * 1024; // smaller Twrites arrive whole in one receive anyway
     private readonly HostExport _export;
     private readonly ServerOptions _options;
     private readonly ILogger _log;
@@ -90,6 +93,7 @@ internal sealed partial class Session : IDisposable
         _pipe = pipe;
         _lender = pipe.Input as IFrameLender;
         _directSender = pipe.Output as IDirectSender;
+        _splicer = pipe.Input as IFileSplicer;
         _export = export;
         _options = options;
         _log = loggerFactory.CreateLogger("Gofer.Server");
@@ -183,7 +187,15 @@ internal sealed partial class Session : IDisposable
             {
                 var status = P9FrameScanner.Scan(buffer, _maxFrame, out int length, out var error);
                 if (status == FrameScanStatus.NeedMoreData)
+                {
+                    if (buffer.Length >= P9Constants.WriteRequestHeaderSize && TrySpliceWrite(buffer))
+                    {
+                        // The whole Twrite, its payload taken straight from the socket into the file, is done.
+                        buffer = buffer.Slice(buffer.End);
+                        consumed = examined = buffer.Start;
+                    }
                     break;
+                }
                 if (status == FrameScanStatus.Error)
                 {
                     fault = error.Describe();
@@ -276,6 +288,75 @@ internal sealed partial class Session : IDisposable
             return t;
         t.Wait();
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A big Twrite whose header has arrived but not its payload, on a connection with nothing else in flight: the
+    /// payload goes from the socket into the file with splice(2) (one copy, into the page cache) instead of into the
+    /// receive buffer and then through pwrite (two). Anything unusual — another request in flight, an unknown fid, a
+    /// fid not open for writing, O_APPEND, an offset pwrite would refuse, tracing or recording — returns false and the
+    /// frame takes the ordinary path once it has arrived, which gives the ordinary answers.
+    /// </summary>
+    private bool TrySpliceWrite(in ReadOnlySequence<byte> buffer)
+    {
+        if (_splicer is not { } splicer || !_versioned || _trace || _options.MetadataOnWorkers || !splicer.CanSplice)
+            return false;
+        ReadOnlySpan<byte> head = buffer.FirstSpan;
+        const int H = P9Constants.WriteRequestHeaderSize; // size[4] Twrite tag[2] fid[4] offset[8] count[4]
+        if (head.Length < H || head[4] != (byte)P9MessageType.Twrite)
+            return false;
+        uint size = BinaryPrimitives.ReadUInt32LittleEndian(head);
+        ushort tag = BinaryPrimitives.ReadUInt16LittleEndian(head[5..]);
+        uint fidNo = BinaryPrimitives.ReadUInt32LittleEndian(head[7..]);
+        ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(head[11..]);
+        uint count = BinaryPrimitives.ReadUInt32LittleEndian(head[19..]);
+        if (count < SpliceWriteMin || size != H + count || size > _maxFrame || offset > long.MaxValue || count > long.MaxValue - (long)offset)
+            return false;
+        lock (_tagGate)
+        {
+            if (_active != 0 || _inFlight.Count != 0)
+                return false;
+        }
+        if (!_fids.TryGet(fidNo, out var fid))
+            return false;
+        try
+        {
+            if (fid.IsXattrCreate || fid.Node is not { } node || !node.TryGetSpliceTarget(out var io) || !splicer.PrepareSplice())
+                return false;
+
+            ServerStats.CountRequest();
+            ServerStats.CountSplicedWrite();
+            Volatile.Write(ref _partialSince, Environment.TickCount64); // the partial-frame timeout covers the payload
+            ReadOnlySpan<byte> arrived = head[H..];
+            long written = 0;
+            int errno = 0;
+            if (!arrived.IsEmpty)
+            {
+                var err = node.Write(offset, arrived, out int n);
+                if (err != Gofer.HostFs.Native.Errno.None)
+                    errno = (int)err;
+                else
+                    written = n;
+            }
+            bool intoFile = errno == 0 && written == arrived.Length;
+            written += splicer.SpliceToFile(intoFile ? io : null, (long)offset + written, count - arrived.Length, out int fileErrno);
+            if (errno == 0)
+                errno = fileErrno;
+            Volatile.Write(ref _partialSince, 0);
+
+            int start = _batch.Length;
+            if (written > 0 || errno == 0)
+                Rwrite.Encode(_batch, tag, (uint)written);
+            else
+                Rlerror.Encode(_batch, tag, (uint)errno);
+            if (_trace)
+                TraceReplies(_batch.WrittenSpan[start..]);
+            return true;
+        }
+        finally
+        {
+            fid.Release();
+        }
     }
 
     private FrameAction ProcessJoined(in ReadOnlySequence<byte> frame, out string? fault)
@@ -389,7 +470,7 @@ internal sealed partial class Session : IDisposable
     /// </summary>
     /// <summary>The count[4] of a Tread or Treaddir: size[4] type[1] tag[2] fid[4] offset[8] count[4] (0 if short).</summary>
     private static uint RequestedCount(ReadOnlySpan<byte> frame) =>
-        frame.Length >= 23 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(frame[19..]) : 0;
+        frame.Length >= 23 ? BinaryPrimitives.ReadUInt32LittleEndian(frame[19..]) : 0;
 
     private bool BigIoOnWorker => _options.MetadataOnWorkers || Volatile.Read(ref _active) > 0;
 
@@ -422,7 +503,7 @@ internal sealed partial class Session : IDisposable
     {
         while (replies.Length >= P9Constants.HeaderSize)
         {
-            int size = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(replies);
+            int size = (int)BinaryPrimitives.ReadUInt32LittleEndian(replies);
             if (size < P9Constants.HeaderSize || size > replies.Length)
                 break;
             if (_traceLog.IsEnabled(LogLevel.Debug))

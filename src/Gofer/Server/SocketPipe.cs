@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
+using Gofer.HostFs.Native;
 
 namespace Gofer.Server;
 
@@ -55,7 +56,7 @@ internal sealed class SocketPipe : IDuplexPipe
 
     private static IOException Wrap(SocketException e) => new(e.Message, e);
 
-    private sealed class Reader : PipeReader, IFrameLender
+    private sealed class Reader : PipeReader, IFrameLender, IFileSplicer
     {
         private const int InitialSize = 64 * 1024;
         private const int MinReceive = 16 * 1024;
@@ -75,6 +76,9 @@ internal sealed class SocketPipe : IDuplexPipe
         // that of "cancel, then look for a receive" and "mark receiving, then look for a cancel" one sees the other.
         private int _receiving;
         private int _cancelRequested;
+        private int _pipeRead = -1;   // the splice pipe (SpliceToFile), made on first use, closed by Complete
+        private int _pipeWrite = -1;
+        private int _pipeSize;
 
         public Reader(Socket socket, uint maxFrame)
         {
@@ -317,6 +321,140 @@ internal sealed class SocketPipe : IDuplexPipe
             return true;
         }
 
+        public bool CanSplice => OwnerThreadId == Environment.CurrentManagedThreadId && !_completed && !_eof;
+
+        public unsafe bool PrepareSplice()
+        {
+            if (_pipeRead >= 0)
+                return true;
+            int* fds = stackalloc int[2];
+            if (SocketNative.pipe2(fds, SocketNative.O_CLOEXEC | SocketNative.O_NONBLOCK) != 0)
+                return false;
+            // A pipe as big as a frame moves a 1 MiB payload in one splice each way; where the limit is lower
+            // (/proc/sys/fs/pipe-max-size for unprivileged users) the default 64 KiB still works, in more steps.
+            SocketNative.fcntl(fds[1], SocketNative.F_SETPIPE_SZ, 1024 * 1024);
+            int size = SocketNative.fcntl(fds[1], SocketNative.F_GETPIPE_SZ, 0);
+            _pipeRead = fds[0];
+            _pipeWrite = fds[1];
+            _pipeSize = size > 0 ? size : 64 * 1024;
+            return true;
+        }
+
+        public unsafe long SpliceToFile(SafeFd? file, long offset, long length, out int fileErrno)
+        {
+            fileErrno = 0;
+            var sock = _socket.SafeHandle;
+            bool sockAdded = false, fileAdded = false;
+            byte[]? scratch = null;
+            long written = 0, left = length;
+            int inPipe = 0;
+            bool discard = file is null, copy = false;
+            Interlocked.Exchange(ref _receiving, 1); // so that CancelPendingRead (abort, partial-frame timeout) wakes the poll
+            try
+            {
+                sock.DangerousAddRef(ref sockAdded);
+                int sfd = (int)sock.DangerousGetHandle();
+                int ffd = -1;
+                if (file is not null)
+                {
+                    file.DangerousAddRef(ref fileAdded);
+                    ffd = file.RawValue;
+                }
+
+                while (left > 0 || inPipe > 0)
+                {
+                    if (inPipe > 0 && !discard && !copy)
+                    {
+                        // pipe → file: the one copy, into the page cache.
+                        long off = offset + written;
+                        nint n = SocketNative.splice(_pipeRead, null, ffd, &off, (nuint)inPipe, SocketNative.SPLICE_F_MOVE);
+                        if (n > 0)
+                        {
+                            inPipe -= (int)n;
+                            written += n;
+                            continue;
+                        }
+                        int err = n < 0 ? Marshal.GetLastPInvokeError() : SocketNative.EIO;
+                        if (err == SocketNative.EINTR)
+                            continue;
+                        if (err == SocketNative.EINVAL && written == 0)
+                            copy = true; // a filesystem without splice_write: through user space instead
+                        else
+                        {
+                            fileErrno = err;
+                            discard = true;
+                        }
+                        continue;
+                    }
+
+                    if (inPipe > 0)
+                    {
+                        // Copy mode (pwrite what comes out of the pipe) or discard mode (the file failed: the rest
+                        // of the payload must still be taken off the socket).
+                        scratch ??= BufferPool.Shared.Rent(64 * 1024);
+                        nint n;
+                        fixed (byte* b = scratch)
+                        {
+                            n = SocketNative.read(_pipeRead, b, (nuint)Math.Min(inPipe, scratch.Length));
+                            if (n < 0 && Marshal.GetLastPInvokeError() == SocketNative.EINTR)
+                                continue;
+                            if (n <= 0)
+                                throw new IOException("read from the splice pipe failed");
+                            inPipe -= (int)n;
+                            for (int done = 0; done < n && !discard;)
+                            {
+                                nint w = SocketNative.pwrite(ffd, b + done, (nuint)(n - done), offset + written);
+                                if (w > 0)
+                                {
+                                    done += (int)w;
+                                    written += w;
+                                    continue;
+                                }
+                                int err = w < 0 ? Marshal.GetLastPInvokeError() : SocketNative.EIO;
+                                if (err == SocketNative.EINTR)
+                                    continue;
+                                fileErrno = err;
+                                discard = true;
+                            }
+                        }
+                        continue;
+                    }
+
+                    // socket → pipe: moves the received pages, no copy.
+                    if (Volatile.Read(ref _cancelRequested) != 0)
+                        throw new IOException("the connection was aborted inside a Twrite payload");
+                    nint r = SocketNative.splice(sfd, null, _pipeWrite, null, (nuint)Math.Min(left, _pipeSize), SocketNative.SPLICE_F_MOVE | SocketNative.SPLICE_F_NONBLOCK);
+                    if (r > 0)
+                    {
+                        left -= r;
+                        inPipe += (int)r;
+                        continue;
+                    }
+                    if (r == 0)
+                        throw new IOException("the peer closed the connection inside a Twrite payload");
+                    int e = Marshal.GetLastPInvokeError();
+                    if (e == SocketNative.EINTR)
+                        continue;
+                    if (e != SocketNative.EAGAIN)
+                        throw new IOException($"splice: {Marshal.GetPInvokeErrorMessage(e)}", e);
+                    var pfd = new SocketNative.PollFd { Fd = sfd, Events = SocketNative.POLLIN | SocketNative.POLLRDHUP };
+                    if (SocketNative.poll(&pfd, 1, -1) < 0 && Marshal.GetLastPInvokeError() != SocketNative.EINTR)
+                        throw new IOException($"poll: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+                }
+                return written;
+            }
+            finally
+            {
+                Volatile.Write(ref _receiving, 0);
+                if (scratch is not null)
+                    BufferPool.Shared.Return(scratch);
+                if (fileAdded)
+                    file!.DangerousRelease();
+                if (sockAdded)
+                    sock.DangerousRelease();
+            }
+        }
+
         public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
 
         public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
@@ -366,6 +504,12 @@ internal sealed class SocketPipe : IDuplexPipe
             if (_holder is not null && Volatile.Read(ref _receiving) == 0)
                 _holder.Release(); // borrowers keep theirs: the array returns to the pool with the last
             _holder = null;
+            if (_pipeRead >= 0 && Volatile.Read(ref _receiving) == 0)
+            {
+                SocketNative.close(_pipeRead);
+                SocketNative.close(_pipeWrite);
+                _pipeRead = _pipeWrite = -1;
+            }
             _buffer = [];
             _start = _end = 0;
         }

@@ -24,7 +24,7 @@ public sealed class ServerStatsTests : IDisposable
         ServerStats.WriteTo(path);
         var second = Parse(File.ReadAllText(path));
 
-        Assert.Equal(["seq", "requests", "alloc_bytes", "gc0", "gc1", "gc2"], second.Keys);
+        Assert.Equal(["seq", "requests", "alloc_bytes", "gc0", "gc1", "gc2", "spliced_writes"], second.Keys);
         Assert.True(second["seq"] > first["seq"]);
         Assert.True(second["requests"] >= first["requests"] + 1);
         Assert.True(second["alloc_bytes"] >= first["alloc_bytes"] + 10_000);
