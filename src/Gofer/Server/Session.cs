@@ -344,13 +344,10 @@ internal sealed partial class Session : IDisposable
                 errno = fileErrno;
             Volatile.Write(ref _partialSince, 0);
 
-            int start = _batch.Length;
             if (written > 0 || errno == 0)
                 Rwrite.Encode(_batch, tag, (uint)written);
             else
                 Rlerror.Encode(_batch, tag, (uint)errno);
-            if (_trace)
-                TraceReplies(_batch.WrittenSpan[start..]);
             return true;
         }
         finally
@@ -462,16 +459,16 @@ internal sealed partial class Session : IDisposable
         _ => false,
     };
 
+    /// <summary>The count[4] of a Tread or Treaddir: size[4] type[1] tag[2] fid[4] offset[8] count[4] (0 if short).</summary>
+    private static uint RequestedCount(ReadOnlySpan<byte> frame) =>
+        frame.Length >= 23 ? BinaryPrimitives.ReadUInt32LittleEndian(frame[19..]) : 0;
+
     /// <summary>
     /// Big reads and writes go to a worker so that they cannot hold up the connection's other requests, but when
     /// nothing else is in flight there is nothing to hold up: a lone 1 MiB transfer (a client at depth 1) then runs
     /// inline and saves a thread hand-off each way. Not with <see cref="ServerOptions.MetadataOnWorkers"/>, where
     /// the host filesystem may block for long and a request arriving meanwhile would wait behind it.
     /// </summary>
-    /// <summary>The count[4] of a Tread or Treaddir: size[4] type[1] tag[2] fid[4] offset[8] count[4] (0 if short).</summary>
-    private static uint RequestedCount(ReadOnlySpan<byte> frame) =>
-        frame.Length >= 23 ? BinaryPrimitives.ReadUInt32LittleEndian(frame[19..]) : 0;
-
     private bool BigIoOnWorker => _options.MetadataOnWorkers || Volatile.Read(ref _active) > 0;
 
     private void RunHandler(ReadOnlySpan<byte> frame, FrameHeader header, ReplyBuffer output)
