@@ -23,6 +23,9 @@ internal sealed partial class HostNode
         // The cookie of the last entry handed to a sink; the kernel's file position equals it whenever
         // Position == Length. A request for any other cookie seeks (d_off cookies are replayable).
         public ulong Cookie;
+
+        // Whether getdents64 has been called on this node's descriptor yet (see PrimeAtZero).
+        public bool Primed;
     }
 
     /// <summary>
@@ -54,6 +57,18 @@ internal sealed partial class HostNode
         lock (dir.Gate)
         {
             byte[] buffer = dir.Buffer ??= ArrayPool<byte>.Shared.Rent(DirBufferSize);
+            if (!dir.Primed)
+            {
+                dir.Primed = true;
+                if (offset != 0)
+                {
+                    PrimeAtZero(io);
+                    dir.Length = 0;
+                    dir.Position = 0;
+                    dir.Cookie = ulong.MaxValue; // no valid offset: the seek below happens
+                }
+            }
+
             if (offset != dir.Cookie || (offset == 0 && dir.Position == dir.Length))
             {
                 if (Libc.lseek(io, (long)offset, Libc.SEEK_SET) < 0)
@@ -121,6 +136,22 @@ internal sealed partial class HostNode
         }
     }
 
+    /// <summary>
+    /// ext4 (seen on 6.18): when the first getdents64 on an open directory is at its htree end cookie, ext4 sets up its
+    /// readdir state at that position and returns before recording the position it read at (which stays 0); after an
+    /// lseek to 0 the two agree, so the stale state is kept and getdents64 answers "end of directory" for the whole
+    /// directory. A client that replays the end cookie on a fresh fid and then rewinds would see an empty directory.
+    /// One small read from 0 first sets the state up properly.
+    /// </summary>
+    private static unsafe void PrimeAtZero(SafeFd io)
+    {
+        byte* scratch = stackalloc byte[1024];
+        if (Libc.lseek(io, 0, Libc.SEEK_SET) == 0)
+        {
+            _ = Libc.getdents64(io, scratch, 1024); // the entries and any error are of no interest: the real read follows
+        }
+    }
+
     /// <summary>Dispose: the buffer goes back to the pool and the position is forgotten (the node may be reused).</summary>
     private void ReleaseDirBuffer()
     {
@@ -137,6 +168,7 @@ internal sealed partial class HostNode
             dir.Length = 0;
             dir.Position = 0;
             dir.Cookie = 0;
+            dir.Primed = false;
             if (buffer is not null)
             {
                 ArrayPool<byte>.Shared.Return(buffer);
