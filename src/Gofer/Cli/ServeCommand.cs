@@ -36,6 +36,8 @@ internal static class ServeCommand
         var record = new Option<string?>("--record") { Description = "Record each connection as a pcapng file in DIR (read it with `gofer trace` or Wireshark)." };
         var hardened = new Option<bool>("--hardened") { Description = "Serve from a confined child: private namespaces, pivot_root into the exports, reduced capabilities, seccomp (root only; see src/Gofer/Hardening/README.md)." };
         var metadataOnWorkers = new Option<bool>("--metadata-on-workers") { Description = "Run creates, renames and removes on worker threads (for exports on NFS/FUSE, where they may block); by default they run inline." };
+        var noWalkCache = new Option<bool>("--no-walk-cache") { Description = "Open every walked name afresh instead of reusing the descriptor kept from its last walk (each reuse is revalidated by statx; on by default)." };
+        var noDirCache = new Option<bool>("--no-dir-cache") { Description = "Call getdents64 for every readdir instead of serving unchanged directories from memory (the listing cache, invalidated by inotify, is on by default for exports on local filesystems)." };
         var statsFile = new Option<string?>("--stats-file") { Description = "Write 'seq= requests= alloc_bytes= gc0= gc1= gc2=' to PATH at start, on SIGUSR1 and at exit (benchmarks)." };
         var fdRoot = new Option<string[]>("--fd-root")
         {
@@ -46,7 +48,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Serve a host directory over 9P2000.L.")
         {
-            root, readOnly, ioFds, listen, allowRemote, logLevel, trace, msize, bundle, mountsFd, overlay2, fileAccess, record, hardened, fdRoot, statsFile, metadataOnWorkers,
+            root, readOnly, ioFds, listen, allowRemote, logLevel, trace, msize, bundle, mountsFd, overlay2, fileAccess, record, hardened, fdRoot, statsFile, metadataOnWorkers, noDirCache, noWalkCache,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -55,15 +57,19 @@ internal static class ServeCommand
                 parse.GetValue(allowRemote), parse.GetValue(logLevel), parse.GetValue(trace), parse.GetValue(msize),
                 parse.GetValue(bundle), parse.GetValue(mountsFd), parse.GetValue(overlay2), parse.GetValue(fileAccess),
                 parse.GetValue(record), parse.GetValue(hardened), parse.GetValue(fdRoot) ?? [], parse.GetValue(statsFile),
-                parse.GetValue(metadataOnWorkers));
+                parse.GetValue(metadataOnWorkers), parse.GetValue(noDirCache), parse.GetValue(noWalkCache));
             return await RunAsync(settings).ConfigureAwait(false);
         });
         return command;
     }
 
-    private sealed record Settings(string? Root, bool ReadOnly, string? IoFds, string[] Listen, bool AllowRemote,
+    internal sealed record Settings(string? Root, bool ReadOnly, string? IoFds, string[] Listen, bool AllowRemote,
         LogLevel LogLevel, bool Trace, uint Msize, string? Bundle, int? MountsFd, string? Overlay2, string? FileAccess,
-        string? Record, bool Hardened, string[] FdRoots, string? StatsFile = null, bool MetadataOnWorkers = false);
+        string? Record, bool Hardened, string[] FdRoots, string? StatsFile = null, bool MetadataOnWorkers = false, bool NoDirCache = false, bool NoWalkCache = false)
+    {
+        /// <summary>The options of an export served with these settings.</summary>
+        public HostExportOptions ExportOptions(bool readOnly) => new() { ReadOnly = readOnly, DirCache = !NoDirCache, WalkCache = !NoWalkCache };
+    }
 
     /// <summary>One inherited FD and what it serves: --root gives every FD the same export, --bundle one each.</summary>
     private sealed record FdExport(int Fd, string Root, bool ReadOnly, string Label);
@@ -129,7 +135,7 @@ internal static class ServeCommand
         using var loggerFactory = CreateLoggerFactory(s);
         var log = loggerFactory.CreateLogger("Gofer.Serve");
 
-        var openError = HostExport.TryOpen(s.Root, new HostExportOptions { ReadOnly = s.ReadOnly }, out var export);
+        var openError = HostExport.TryOpen(s.Root, s.ExportOptions(s.ReadOnly), out var export);
         if (openError != HostFs.Native.Errno.None)
         {
             await Console.Error.WriteLineAsync($"gofer serve: cannot open --root '{s.Root}': {openError}").ConfigureAwait(false);
@@ -297,7 +303,7 @@ internal static class ServeCommand
                     continue;
                 }
 
-                var openError = HostExport.TryOpen(entry.Root, new HostExportOptions { ReadOnly = entry.ReadOnly }, out var export);
+                var openError = HostExport.TryOpen(entry.Root, s.ExportOptions(entry.ReadOnly), out var export);
                 if (openError != HostFs.Native.Errno.None)
                 {
                     await Console.Error.WriteLineAsync($"gofer serve: fd {entry.Fd} ({entry.Label}): cannot open '{entry.Root}': {openError}").ConfigureAwait(false);
@@ -348,6 +354,10 @@ internal static class ServeCommand
                 args.Add("--trace");
             if (s.MetadataOnWorkers)
                 args.Add("--metadata-on-workers");
+            if (s.NoDirCache)
+                args.Add("--no-dir-cache");
+            if (s.NoWalkCache)
+                args.Add("--no-walk-cache");
             return args;
         }
 

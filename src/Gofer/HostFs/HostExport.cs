@@ -35,6 +35,13 @@ internal sealed record HostExportOptions
 
     /// <summary>Keep recently walked names' descriptors (<see cref="HostFs.WalkCache"/>); each use is revalidated.</summary>
     public bool WalkCache { get; init; } = true;
+
+    /// <summary>
+    /// Serve Treaddir of unchanged directories from memory (<see cref="DirListingCache"/>), invalidated by inotify.
+    /// Takes effect only when the export root is on a local filesystem and inotify is available; off, every Treaddir
+    /// calls getdents64 (<c>gofer serve --no-dir-cache</c>).
+    /// </summary>
+    public bool DirCache { get; init; } = true;
 }
 
 /// <summary>
@@ -47,10 +54,12 @@ internal sealed class HostExport : IDisposable
     private static int s_openat2State; // 0 unknown/works, 1 unavailable (ENOSYS): fall back to openat.
 
     private readonly SharedFd _root;
+    private long _getdentsCalls;
 
-    private HostExport(SharedFd root, SafeFd procFd, HostExportOptions options, ulong rootDev, ulong rootIno, NodeKind kind)
+    private HostExport(SharedFd root, SafeFd procFd, HostExportOptions options, ulong rootDev, ulong rootIno, NodeKind kind, DirListingCache? dirCache)
     {
         _root = root;
+        DirCache = dirCache;
         ProcFd = procFd;
         Options = options;
         RootDev = rootDev;
@@ -78,6 +87,14 @@ internal sealed class HostExport : IDisposable
     /// <summary>Recently walked descriptors, or null when the option is off or descriptors are too scarce.</summary>
     internal WalkCache? WalkCache { get; }
 
+    /// <summary>The listing cache Treaddir uses, or null when it is off for this export (see <see cref="HostExportOptions.DirCache"/>).</summary>
+    internal DirListingCache? DirCache { get; }
+
+    /// <summary>getdents64 calls made for this export's directories (tests tell cached from uncached passes by it).</summary>
+    internal long GetdentsCalls => Interlocked.Read(ref _getdentsCalls);
+
+    internal void CountGetdents() => Interlocked.Increment(ref _getdentsCalls);
+
     internal static bool Openat2Unavailable
     {
         get => Volatile.Read(ref s_openat2State) == 1;
@@ -85,7 +102,14 @@ internal sealed class HostExport : IDisposable
     }
 
     /// <summary>Opens an export rooted at <paramref name="rootPath"/> (must be a directory).</summary>
-    public static unsafe Errno TryOpen(string rootPath, HostExportOptions options, out HostExport? export)
+    public static Errno TryOpen(string rootPath, HostExportOptions options, out HostExport? export) =>
+        TryOpen(rootPath, options, dirCache: null, out export);
+
+    /// <summary>
+    /// As above, with the listing cache to use when <see cref="HostExportOptions.DirCache"/> is on and the root is on a
+    /// local filesystem: <paramref name="dirCache"/>, or the process's shared one when null.
+    /// </summary>
+    internal static unsafe Errno TryOpen(string rootPath, HostExportOptions options, DirListingCache? dirCache, out HostExport? export)
     {
         ArgumentNullException.ThrowIfNull(rootPath);
         ArgumentNullException.ThrowIfNull(options);
@@ -123,7 +147,10 @@ internal sealed class HostExport : IDisposable
             return e;
         }
 
-        export = new HostExport(new SharedFd(rootFd), new SafeFd(fd), options, st.Dev, st.Ino, HostNode.KindOf(st.Mode));
+        DirListingCache? cache = options.DirCache && DirListingCache.IsOnLocalFileSystem(rootFd)
+            ? dirCache ?? DirListingCache.Shared
+            : null;
+        export = new HostExport(new SharedFd(rootFd), new SafeFd(fd), options, st.Dev, st.Ino, HostNode.KindOf(st.Mode), cache);
         return Errno.None;
     }
 

@@ -88,6 +88,31 @@ public sealed class DirTests : HostFsTestBase
     }
 
     [Fact]
+    public void A_fresh_fid_that_first_replays_the_end_cookie_still_lists_everything_from_zero()
+    {
+        // ext4 answers "end of directory" from offset 0 on a description whose first getdents64 was at the end
+        // cookie (HostNode.PrimeAtZero). This export has no listing cache, so every read goes to the host.
+        Assert.Equal(Errno.None, HostExport.TryOpen(ExportDir, new HostExportOptions { DirCache = false }, out HostExport? export));
+        using HostExport plain = export!;
+        using HostNode attach = plain.Attach();
+        for (int i = 0; i < 10; i++)
+        {
+            File.WriteAllText(InExport("f" + i), "");
+        }
+
+        List<Entry> all;
+        using (HostNode first = OpenOk(attach, P9L.ORdOnly))
+        {
+            all = ReadAll(first, 8192);
+        }
+
+        Assert.Equal(12, all.Count);
+        using HostNode fresh = OpenOk(attach, P9L.ORdOnly);
+        Assert.Empty(ReadChunk(fresh, all[^1].Offset, 8192));
+        Assert.Equal(all.Select(e => e.Name), ReadAll(fresh, 8192).Select(e => e.Name));
+    }
+
+    [Fact]
     public void Readdir_of_100000_entries_is_complete_and_cookies_replay_after_seek()
     {
         const int N = 100_000;

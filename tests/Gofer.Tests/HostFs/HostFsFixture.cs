@@ -18,6 +18,12 @@ public abstract class HostFsTestBase : IDisposable
     }
 
     protected HostFsTestBase(bool readOnly)
+        : this(new HostExportOptions { ReadOnly = readOnly }, dirCache: null)
+    {
+    }
+
+    /// <summary>With explicit options, and the listing cache to use when they enable one (null: the process's).</summary>
+    internal HostFsTestBase(HostExportOptions options, DirListingCache? dirCache)
     {
         Base = Path.Combine(Path.GetTempPath(), "gofer-hostfs-" + Guid.NewGuid().ToString("N"));
         ExportDir = Path.Combine(Base, "export");
@@ -28,7 +34,7 @@ public abstract class HostFsTestBase : IDisposable
         File.WriteAllText(CanaryPath, CanaryText);
         File.SetLastWriteTimeUtc(CanaryPath, new DateTime(2001, 1, 1, 0, 0, 0, DateTimeKind.Utc));
         CanaryMode = ModeOf(CanaryPath);
-        Assert.Equal(Errno.None, HostExport.TryOpen(ExportDir, new HostExportOptions { ReadOnly = readOnly }, out HostExport? export));
+        Assert.Equal(Errno.None, HostExport.TryOpen(ExportDir, options, dirCache, out HostExport? export));
         Export = export!;
         Root = Export.Attach();
     }

@@ -104,6 +104,35 @@ public sealed class HandlerAllocationTests : IDisposable
         [Frame(s => Treaddir.Encode(s, 1, OpenDirFid, 0, 64 * 1024))],
         [P9MessageType.Rreaddir]);
 
+    /// <summary>
+    /// A whole pass over an unchanged directory from the listing cache, as a load generator makes it: Treaddir at 0
+    /// (200 entries in one reply) and at the last cookie (the empty reply that ends the pass). No allocation, and no
+    /// getdents64 either.
+    /// </summary>
+    [Fact]
+    public void ReaddirPassFromTheListingCache()
+    {
+        Assert.NotNull(_export.DirCache); // the temporary directory is on a local filesystem
+        _out.Clear();
+        _session.HandleForTests(Frame(s => Treaddir.Encode(s, 1, OpenDirFid, 0, 64 * 1024)), _out, Msize);
+        Assert.True(Rreaddir.TryDecode(_out.WrittenSpan, out var first) == P9DecodeError.None);
+        var entries = first.Entries;
+        ulong last = 0;
+        int count = 0;
+        while (entries.TryRead(out var e))
+        {
+            last = e.Offset;
+            count++;
+        }
+        Assert.Equal(202, count);
+
+        long getdents = _export.GetdentsCalls;
+        AssertNoAllocation(
+            [Frame(s => Treaddir.Encode(s, 1, OpenDirFid, 0, 64 * 1024)), Frame(s => Treaddir.Encode(s, 1, OpenDirFid, last, 64 * 1024))],
+            [P9MessageType.Rreaddir, P9MessageType.Rreaddir]);
+        Assert.Equal(getdents, _export.GetdentsCalls);
+    }
+
     [Fact]
     public void OpenReaddirClunk() => AssertNoAllocation(
         [

@@ -19,11 +19,12 @@ internal sealed class ServerFixture : IDisposable
     private readonly GoferServer _server;
     private readonly HostExport _export;
 
-    public ServerFixture(ServerOptions? options = null, bool readOnly = false, ILoggerFactory? loggers = null)
+    public ServerFixture(ServerOptions? options = null, bool readOnly = false, ILoggerFactory? loggers = null,
+        HostExportOptions? exportOptions = null, DirListingCache? dirCache = null)
     {
         Root = Path.Combine(Path.GetTempPath(), "gofer-srv-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(Root);
-        var err = HostExport.TryOpen(Root, new HostExportOptions { ReadOnly = readOnly }, out var export);
+        var err = HostExport.TryOpen(Root, exportOptions ?? new HostExportOptions { ReadOnly = readOnly }, dirCache, out var export);
         Assert.Equal(Gofer.HostFs.Native.Errno.None, err);
         _export = export!;
         _server = new GoferServer(options ?? new ServerOptions(), loggers ?? NullLoggerFactory.Instance);
@@ -35,6 +36,8 @@ internal sealed class ServerFixture : IDisposable
     public string Root { get; }
 
     public GoferServer Server => _server;
+
+    public HostExport Export => _export;
 
     public string Path_(string relative) => Path.Combine(Root, relative);
 
