@@ -92,8 +92,8 @@ internal interface IFileSplicer
     /// <summary>
     /// Takes the next <paramref name="length"/> bytes off the stream (past everything the last read returned) and
     /// writes them to <paramref name="file"/> at <paramref name="offset"/>, or discards them when it is null. Returns the
-    /// bytes written; a file error (<paramref name="fileErrno"/>) stops the writing but not the taking. A transport
+    /// bytes written; a file error (<paramref name="fileError"/>) stops the writing but not the taking. A transport
     /// failure (end of stream, abort) throws IOException: the stream is then out of step and must be closed.
     /// </summary>
-    long SpliceToFile(SafeFd? file, long offset, long length, out int fileErrno);
+    long SpliceToFile(SafeFd? file, long offset, long length, out Errno fileError);
 }

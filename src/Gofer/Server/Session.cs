@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
 using Gofer.HostFs;
+using Gofer.HostFs.Native;
 using Microsoft.Extensions.Logging;
 using P9.Protocol.Framing;
 using P9.Protocol.Wire;
@@ -329,25 +330,22 @@ internal sealed partial class Session : IDisposable
             Volatile.Write(ref _partialSince, Environment.TickCount64); // the partial-frame timeout covers the payload
             ReadOnlySpan<byte> arrived = head[H..];
             long written = 0;
-            int errno = 0;
+            var error = Errno.None;
             if (!arrived.IsEmpty)
             {
-                var err = node.Write(offset, arrived, out int n);
-                if (err != Gofer.HostFs.Native.Errno.None)
-                    errno = (int)err;
-                else
-                    written = n;
+                error = node.Write(offset, arrived, out int n);
+                written = n;
             }
-            bool intoFile = errno == 0 && written == arrived.Length;
-            written += splicer.SpliceToFile(intoFile ? io : null, (long)offset + written, count - arrived.Length, out int fileErrno);
-            if (errno == 0)
-                errno = fileErrno;
+            bool intoFile = error == Errno.None && written == arrived.Length;
+            written += splicer.SpliceToFile(intoFile ? io : null, (long)offset + written, count - arrived.Length, out var fileError);
+            if (error == Errno.None)
+                error = fileError;
             Volatile.Write(ref _partialSince, 0);
 
-            if (written > 0 || errno == 0)
+            if (written > 0 || error == Errno.None)
                 Rwrite.Encode(_batch, tag, (uint)written);
             else
-                Rlerror.Encode(_batch, tag, (uint)errno);
+                Error(_batch, tag, error);
             return true;
         }
         finally

@@ -3,8 +3,9 @@ using System.Runtime.InteropServices;
 namespace Gofer.Server;
 
 /// <summary>
-/// The socket calls <see cref="SocketPipe"/> makes itself: the reader thread's recv/poll, the direct send, and the
-/// pipe and splice(2) calls that move a big Twrite's payload from the socket into the file.
+/// The socket calls <see cref="SocketPipe"/> makes itself: the reader thread's recv/poll, the direct send, and splice(2)
+/// for a big Twrite's payload. The pipe it splices through uses the runtime layer's pipe2/fcntl/read/close
+/// (<c>Gofer.Runtime.Native.LibC</c>) and HostFs's pwrite.
 /// </summary>
 internal static unsafe partial class SocketNative
 {
@@ -14,10 +15,6 @@ internal static unsafe partial class SocketNative
     public const short POLLRDHUP = 0x2000;
     public const int EINTR = 4;
     public const int EAGAIN = 11;
-    public const int EINVAL = 22;
-    public const int EIO = 5;
-    public const int O_NONBLOCK = 0x800;
-    public const int O_CLOEXEC = 0x80000;
     public const uint SPLICE_F_MOVE = 1;
     public const uint SPLICE_F_NONBLOCK = 2;
     public const int F_SETPIPE_SZ = 1031;
@@ -41,20 +38,5 @@ internal static unsafe partial class SocketNative
     public static partial int poll(PollFd* fds, nuint nfds, int timeout);
 
     [LibraryImport("libc", SetLastError = true)]
-    public static partial int pipe2(int* fds, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
     public static partial nint splice(int fdIn, long* offIn, int fdOut, long* offOut, nuint len, uint flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    public static partial nint read(int fd, byte* buf, nuint count);
-
-    [LibraryImport("libc", SetLastError = true)]
-    public static partial nint pwrite(int fd, byte* buf, nuint count, long offset);
-
-    [LibraryImport("libc", SetLastError = true)]
-    public static partial int fcntl(int fd, int cmd, int arg);
-
-    [LibraryImport("libc", SetLastError = true)]
-    public static partial int close(int fd);
 }

@@ -6,6 +6,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
 using Gofer.HostFs.Native;
+using LibC = Gofer.Runtime.Native.LibC;
 
 namespace Gofer.Server;
 
@@ -328,21 +329,21 @@ internal sealed class SocketPipe : IDuplexPipe
             if (_pipeRead >= 0)
                 return true;
             int* fds = stackalloc int[2];
-            if (SocketNative.pipe2(fds, SocketNative.O_CLOEXEC | SocketNative.O_NONBLOCK) != 0)
+            if (LibC.pipe2(fds, Libc.O_CLOEXEC | Libc.O_NONBLOCK) != 0)
                 return false;
             // A pipe as big as a frame moves a 1 MiB payload in one splice each way; where the limit is lower
             // (/proc/sys/fs/pipe-max-size for unprivileged users) the default 64 KiB still works, in more steps.
-            SocketNative.fcntl(fds[1], SocketNative.F_SETPIPE_SZ, 1024 * 1024);
-            int size = SocketNative.fcntl(fds[1], SocketNative.F_GETPIPE_SZ, 0);
+            LibC.fcntl(fds[1], SocketNative.F_SETPIPE_SZ, 1024 * 1024);
+            int size = LibC.fcntl(fds[1], SocketNative.F_GETPIPE_SZ, 0);
             _pipeRead = fds[0];
             _pipeWrite = fds[1];
             _pipeSize = size > 0 ? size : 64 * 1024;
             return true;
         }
 
-        public unsafe long SpliceToFile(SafeFd? file, long offset, long length, out int fileErrno)
+        public unsafe long SpliceToFile(SafeFd? file, long offset, long length, out Errno fileError)
         {
-            fileErrno = 0;
+            fileError = Errno.None;
             var sock = _socket.SafeHandle;
             bool sockAdded = false, fileAdded = false;
             byte[]? scratch = null;
@@ -374,14 +375,14 @@ internal sealed class SocketPipe : IDuplexPipe
                             written += n;
                             continue;
                         }
-                        int err = n < 0 ? Marshal.GetLastPInvokeError() : SocketNative.EIO;
+                        int err = n < 0 ? Marshal.GetLastPInvokeError() : (int)Errno.EIO;
                         if (err == SocketNative.EINTR)
                             continue;
-                        if (err == SocketNative.EINVAL && written == 0)
+                        if (err == (int)Errno.EINVAL && written == 0)
                             copy = true; // a filesystem without splice_write: through user space instead
                         else
                         {
-                            fileErrno = err;
+                            fileError = (Errno)err;
                             discard = true;
                         }
                         continue;
@@ -395,7 +396,7 @@ internal sealed class SocketPipe : IDuplexPipe
                         nint n;
                         fixed (byte* b = scratch)
                         {
-                            n = SocketNative.read(_pipeRead, b, (nuint)Math.Min(inPipe, scratch.Length));
+                            n = LibC.read(_pipeRead, b, (nuint)Math.Min(inPipe, scratch.Length));
                             if (n < 0 && Marshal.GetLastPInvokeError() == SocketNative.EINTR)
                                 continue;
                             if (n <= 0)
@@ -403,17 +404,17 @@ internal sealed class SocketPipe : IDuplexPipe
                             inPipe -= (int)n;
                             for (int done = 0; done < n && !discard;)
                             {
-                                nint w = SocketNative.pwrite(ffd, b + done, (nuint)(n - done), offset + written);
+                                nint w = Libc.pwrite(file!, b + done, (nuint)(n - done), offset + written);
                                 if (w > 0)
                                 {
                                     done += (int)w;
                                     written += w;
                                     continue;
                                 }
-                                int err = w < 0 ? Marshal.GetLastPInvokeError() : SocketNative.EIO;
+                                int err = w < 0 ? Marshal.GetLastPInvokeError() : (int)Errno.EIO;
                                 if (err == SocketNative.EINTR)
                                     continue;
-                                fileErrno = err;
+                                fileError = (Errno)err;
                                 discard = true;
                             }
                         }
@@ -506,8 +507,8 @@ internal sealed class SocketPipe : IDuplexPipe
             _holder = null;
             if (_pipeRead >= 0 && Volatile.Read(ref _receiving) == 0)
             {
-                SocketNative.close(_pipeRead);
-                SocketNative.close(_pipeWrite);
+                LibC.close(_pipeRead);
+                LibC.close(_pipeWrite);
                 _pipeRead = _pipeWrite = -1;
             }
             _buffer = [];
