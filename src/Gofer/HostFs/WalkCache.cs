@@ -28,7 +28,6 @@ internal sealed class WalkCache : IDisposable
     private readonly Lock _gate = new();
     private readonly Dictionary<Key, Entry> _map;
     private readonly Dictionary<Key, Entry>.AlternateLookup<SpanKey> _lookup;
-    private readonly List<Entry> _dropped = [];
     private readonly Timer? _sweeper;
     private bool _disposed;
 
@@ -160,21 +159,13 @@ internal sealed class WalkCache : IDisposable
                 if (all || !e.Used)
                 {
                     _map.Remove(key); // allowed while enumerating
-                    _dropped.Add(e);
+                    e.Fd.Release();   // under the lock: a sweep closes few descriptors
                 }
                 else
                 {
                     e.Used = false;
                 }
             }
-
-            // Closed under the lock: a sweep drops few entries, and _dropped is then never shared.
-            foreach (var e in _dropped)
-            {
-                e.Fd.Release();
-            }
-
-            _dropped.Clear();
         }
     }
 
