@@ -535,13 +535,8 @@ internal sealed class DirListingCache : IDisposable
     {
         while (!records.IsEmpty)
         {
-            if (records.Length < Libc.DirentNameOffset + 1)
-            {
-                return false;
-            }
-
-            int reclen = BinaryPrimitives.ReadUInt16LittleEndian(records[Libc.DirentReclenOffset..]);
-            if (reclen < Libc.DirentNameOffset + 1 || reclen > records.Length)
+            int reclen = DirListing.RecordLength(records);
+            if (reclen < 0)
             {
                 return false;
             }
@@ -744,6 +739,21 @@ internal sealed class DirListing
         }
 
         return -1;
+    }
+
+    /// <summary>
+    /// The length of the linux_dirent64 record that <paramref name="rest"/> starts with, or -1 when it is not a whole,
+    /// well-formed record (shorter than a header and one name byte, or claiming more bytes than there are).
+    /// </summary>
+    internal static int RecordLength(ReadOnlySpan<byte> rest)
+    {
+        if (rest.Length < Libc.DirentNameOffset + 1)
+        {
+            return -1;
+        }
+
+        int reclen = BinaryPrimitives.ReadUInt16LittleEndian(rest[Libc.DirentReclenOffset..]);
+        return reclen < Libc.DirentNameOffset + 1 || reclen > rest.Length ? -1 : reclen;
     }
 
     /// <summary>The name of one record (its d_name up to the NUL).</summary>

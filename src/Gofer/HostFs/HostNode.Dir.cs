@@ -260,20 +260,13 @@ internal sealed partial class HostNode
         while (position < records.Length)
         {
             ReadOnlySpan<byte> rec = records[position..];
-            if (rec.Length < Libc.DirentNameOffset + 1)
+            int reclen = DirListing.RecordLength(rec);
+            if (reclen < 0)
             {
                 return EmitResult.Corrupt;
             }
 
-            int reclen = BinaryPrimitives.ReadUInt16LittleEndian(rec[Libc.DirentReclenOffset..]);
-            if (reclen < Libc.DirentNameOffset + 1 || reclen > rec.Length)
-            {
-                return EmitResult.Corrupt;
-            }
-
-            ReadOnlySpan<byte> nameField = rec[Libc.DirentNameOffset..reclen];
-            int nul = nameField.IndexOf((byte)0);
-            ReadOnlySpan<byte> name = nul >= 0 ? nameField[..nul] : nameField;
+            ReadOnlySpan<byte> name = DirListing.NameOf(rec[..reclen]);
             ulong ino = BinaryPrimitives.ReadUInt64LittleEndian(rec);
             ulong off = BinaryPrimitives.ReadUInt64LittleEndian(rec[Libc.DirentOffOffset..]);
             byte dtype = rec[Libc.DirentTypeOffset];
