@@ -13,17 +13,35 @@ namespace Gofer.Tests.Server;
 /// </summary>
 public sealed class SocketPipeTests
 {
-    private static (Socket Ours, Socket Peer) Pair()
+    /// <summary>A connected Unix socket pair with a <see cref="SocketPipe"/> over our end; Dispose completes it and closes both.</summary>
+    private sealed class Connected : IDisposable
     {
-        var path = Path.Combine(Path.GetTempPath(), "gofer-sp-" + Guid.NewGuid().ToString("N")[..12] + ".sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
-        var peer = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        peer.Connect(new UnixDomainSocketEndPoint(path));
-        var ours = listener.Accept();
-        File.Delete(path);
-        return (ours, peer);
+        public Connected(uint maxFrame)
+        {
+            var path = Path.Combine(Path.GetTempPath(), "gofer-sp-" + Guid.NewGuid().ToString("N")[..12] + ".sock");
+            using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            listener.Bind(new UnixDomainSocketEndPoint(path));
+            listener.Listen(1);
+            Peer = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            Peer.Connect(new UnixDomainSocketEndPoint(path));
+            Ours = listener.Accept();
+            File.Delete(path);
+            Pipe = new SocketPipe(Ours, maxFrame);
+        }
+
+        public Socket Ours { get; }
+
+        public Socket Peer { get; }
+
+        public SocketPipe Pipe { get; }
+
+        public void Dispose()
+        {
+            Pipe.Input.Complete();
+            Pipe.Output.Complete();
+            Ours.Dispose();
+            Peer.Dispose();
+        }
     }
 
     private static byte[] Frame(int size, byte fill)
@@ -60,10 +78,8 @@ public sealed class SocketPipeTests
     [Fact]
     public async Task Frames_ArriveWholeAndContiguous_HoweverThePeerSplitsThem()
     {
-        var (ours, peer) = Pair();
-        using var _ = ours;
-        using var __ = peer;
-        var pipe = new SocketPipe(ours, maxFrame: 1024 * 1024 + 24);
+        using var c = new Connected(maxFrame: 1024 * 1024 + 24);
+        var (pipe, peer) = (c.Pipe, c.Peer);
 
         // Small, just-over-the-initial-buffer and msize-sized frames, sent in odd pieces (byte by byte for one).
         var frames = new[] { Frame(23, 1), Frame(70_000, 2), Frame(11, 3), Frame(1024 * 1024 + 24, 4), Frame(4096, 5), Frame(300_000, 6) };
@@ -83,17 +99,13 @@ public sealed class SocketPipeTests
         foreach (var expected in frames)
             Assert.Equal(expected, await ReadFrameAsync(pipe.Input));
         await sender;
-        pipe.Input.Complete();
-        pipe.Output.Complete();
     }
 
     [Fact]
     public async Task ExaminedShortOfTheEnd_NextReadReturnsAtOnce_WithTheSameBytes()
     {
-        var (ours, peer) = Pair();
-        using var _ = ours;
-        using var __ = peer;
-        var pipe = new SocketPipe(ours, maxFrame: 8192);
+        using var c = new Connected(maxFrame: 8192);
+        var (pipe, peer) = (c.Pipe, c.Peer);
         peer.Send(Frame(100, 9));
 
         var first = await pipe.Input.ReadAsync();
@@ -109,17 +121,13 @@ public sealed class SocketPipeTests
         var again = await pending;
         Assert.Equal(100, again.Buffer.Length);
         pipe.Input.AdvanceTo(again.Buffer.End);
-        pipe.Input.Complete();
-        pipe.Output.Complete();
     }
 
     [Fact]
     public async Task CancelPendingRead_WakesAReceiveWaitingOnTheSocket()
     {
-        var (ours, peer) = Pair();
-        using var _ = ours;
-        using var __ = peer;
-        var pipe = new SocketPipe(ours, maxFrame: 8192);
+        using var c = new Connected(maxFrame: 8192);
+        var (pipe, peer) = (c.Pipe, c.Peer);
 
         var pending = pipe.Input.ReadAsync().AsTask();
         await Task.Delay(100);
@@ -127,30 +135,23 @@ public sealed class SocketPipeTests
         pipe.Input.CancelPendingRead();
         var result = await pending.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(result.IsCanceled);
-        pipe.Input.Complete();
-        pipe.Output.Complete();
     }
 
     [Fact]
     public async Task CancelPendingRead_BeforeTheRead_MakesTheNextReadCancelled()
     {
-        var (ours, peer) = Pair();
-        using var _ = ours;
-        using var __ = peer;
-        var pipe = new SocketPipe(ours, maxFrame: 8192);
+        using var c = new Connected(maxFrame: 8192);
+        var (pipe, peer) = (c.Pipe, c.Peer);
         pipe.Input.CancelPendingRead();
         var result = await pipe.Input.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(result.IsCanceled);
-        pipe.Input.Complete();
-        pipe.Output.Complete();
     }
 
     [Fact]
     public async Task PeerClose_CompletesTheReader_WithWhatArrived()
     {
-        var (ours, peer) = Pair();
-        using var _ = ours;
-        var pipe = new SocketPipe(ours, maxFrame: 8192);
+        using var c = new Connected(maxFrame: 8192);
+        var (pipe, peer) = (c.Pipe, c.Peer);
         peer.Send(new byte[] { 1, 2, 3 });
         peer.Dispose();
 
@@ -164,17 +165,13 @@ public sealed class SocketPipeTests
         }
         Assert.Equal(3, result.Buffer.Length);
         pipe.Input.AdvanceTo(result.Buffer.End);
-        pipe.Input.Complete();
-        pipe.Output.Complete();
     }
 
     [Fact]
     public async Task Writer_BigFlushToASlowReader_CompletesOnceDrained_BytesIntact()
     {
-        var (ours, peer) = Pair();
-        using var _ = ours;
-        using var __ = peer;
-        var pipe = new SocketPipe(ours, maxFrame: 8192);
+        using var c = new Connected(maxFrame: 8192);
+        var (pipe, peer) = (c.Pipe, c.Peer);
         var data = new byte[8 * 1024 * 1024];
         new Random(3).NextBytes(data);
 
@@ -200,16 +197,13 @@ public sealed class SocketPipeTests
         Assert.True(pipe.Output.FlushAsync().AsTask().IsCompletedSuccessfully);
         var two = new byte[2];
         Assert.Equal(2, peer.Receive(two));
-        pipe.Input.Complete();
-        pipe.Output.Complete();
     }
 
     [Fact]
     public async Task Writer_PeerGone_FlushFailsWithIOException()
     {
-        var (ours, peer) = Pair();
-        using var _ = ours;
-        var pipe = new SocketPipe(ours, maxFrame: 8192);
+        using var c = new Connected(maxFrame: 8192);
+        var (pipe, peer) = (c.Pipe, c.Peer);
         peer.Dispose();
 
         await Assert.ThrowsAsync<IOException>(async () =>
@@ -221,17 +215,13 @@ public sealed class SocketPipeTests
                 await pipe.Output.FlushAsync();
             }
         });
-        pipe.Input.Complete();
-        pipe.Output.Complete();
     }
 
     [Fact]
     public async Task ReaderThread_BlocksInPoll_ReadsWholeFrames_AndCancelFromAnotherThreadWakesIt()
     {
-        var (ours, peer) = Pair();
-        using var _ = ours;
-        using var __ = peer;
-        var pipe = new SocketPipe(ours, maxFrame: 1024 * 1024 + 24);
+        using var c = new Connected(maxFrame: 1024 * 1024 + 24);
+        var (pipe, peer) = (c.Pipe, c.Peer);
         var frames = new[] { Frame(50, 1), Frame(200_000, 2), Frame(7, 3) };
         var waiting = new ManualResetEventSlim();
         ReadResult last = default;
@@ -271,17 +261,13 @@ public sealed class SocketPipeTests
         Assert.Null(failure);
         Assert.True(last.IsCanceled);
         waiting.Dispose();
-        pipe.Input.Complete();
-        pipe.Output.Complete();
     }
 
     [Fact]
     public async Task LentFrame_StaysIntactWhileTheReaderMovesOn_AndItsBufferIsNotReused()
     {
-        var (ours, peer) = Pair();
-        using var _ = ours;
-        using var __ = peer;
-        var pipe = new SocketPipe(ours, maxFrame: 1024 * 1024 + 24);
+        using var c = new Connected(maxFrame: 1024 * 1024 + 24);
+        var (pipe, peer) = (c.Pipe, c.Peer);
         var lender = (IFrameLender)pipe.Input;
 
         var big = Frame(1024 * 1024 + 24, 0x5A);
@@ -316,17 +302,13 @@ public sealed class SocketPipeTests
         // Every later receive went elsewhere: the lent bytes are exactly what arrived.
         Assert.True(holder!.Array.AsSpan(offset, big.Length).SequenceEqual(big));
         holder.Release();
-        pipe.Input.Complete();
-        pipe.Output.Complete();
     }
 
     [Fact]
     public async Task SendNow_SendsStraightFromTheCaller_OnlyWhenNothingIsBufferedAhead()
     {
-        var (ours, peer) = Pair();
-        using var _ = ours;
-        using var __ = peer;
-        var pipe = new SocketPipe(ours, maxFrame: 8192);
+        using var c = new Connected(maxFrame: 8192);
+        var (pipe, peer) = (c.Pipe, c.Peer);
         var direct = (IDirectSender)pipe.Output;
 
         Assert.Equal(5, direct.SendNow("hello"u8));
@@ -345,8 +327,6 @@ public sealed class SocketPipeTests
         while (n < got.Length)
             n += peer.Receive(got.AsSpan(n));
         Assert.Equal("helloab"u8.ToArray(), got);
-        pipe.Input.Complete();
-        pipe.Output.Complete();
     }
 
     [Fact]
